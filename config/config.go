@@ -1,0 +1,156 @@
+// Package config reads Herald's settings: environment variables into a typed
+// Config, and the YAML plan (components, objectives, communication plan,
+// failover catalogue) into the domain's Plan.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Secret is a string that never prints: logs and error messages show
+// "[redacted]".
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// LogValue keeps secrets out of structured logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the secret's value for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is every setting taken from the environment, parsed once at start.
+type Config struct {
+	Addr         string        // HERALD_ADDR
+	DatabaseURL  string        // HERALD_DATABASE_URL
+	ConfigFile   string        // HERALD_CONFIG
+	AutoMigrate  bool          // HERALD_AUTO_MIGRATE
+	AdminToken   Secret        // HERALD_ADMIN_TOKEN or HERALD_ADMIN_TOKEN_FILE
+	LogFormat    string        // HERALD_LOG_FORMAT: text or json
+	LogLevel     slog.Level    // HERALD_LOG_LEVEL
+	PollInterval time.Duration // HERALD_POLL_INTERVAL: how often a replica checks for changes made elsewhere
+}
+
+// DefaultDatabaseURL is an SQLite file in the working directory, so the first
+// start needs nothing installed.
+const DefaultDatabaseURL = "sqlite:herald.db"
+
+// FromEnv parses the environment. getenv is os.Getenv in production.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:         or(getenv("HERALD_ADDR"), "127.0.0.1:8080"),
+		DatabaseURL:  or(getenv("HERALD_DATABASE_URL"), DefaultDatabaseURL),
+		ConfigFile:   getenv("HERALD_CONFIG"),
+		LogFormat:    or(getenv("HERALD_LOG_FORMAT"), "text"),
+		AutoMigrate:  true,
+		PollInterval: 2 * time.Second,
+	}
+	var problems []string
+	if v := getenv("HERALD_AUTO_MIGRATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("HERALD_AUTO_MIGRATE: %q is not true or false", v))
+		}
+		c.AutoMigrate = b
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		problems = append(problems, fmt.Sprintf("HERALD_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	if v := getenv("HERALD_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			problems = append(problems, fmt.Sprintf("HERALD_LOG_LEVEL: %q is not debug, info, warn or error", v))
+		}
+	}
+	if v := getenv("HERALD_POLL_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("HERALD_POLL_INTERVAL: %q is not a positive duration such as 2s", v))
+		}
+		c.PollInterval = d
+	}
+	tok, err := secret(getenv, "HERALD_ADMIN_TOKEN")
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	c.AdminToken = tok
+	if tok != "" && len(tok) < 16 {
+		problems = append(problems, "HERALD_ADMIN_TOKEN: must be at least 16 characters")
+	}
+	if _, _, err := SplitDatabaseURL(c.DatabaseURL); err != nil {
+		problems = append(problems, "HERALD_DATABASE_URL: "+err.Error())
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("config: %s", strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// SplitDatabaseURL tells the dialect ("postgres" or "sqlite") and the
+// driver's data source name. Accepted forms:
+//
+//	postgres://user:pass@host:5432/db?sslmode=require (or postgresql://)
+//	sqlite:herald.db, sqlite:/var/lib/herald/herald.db, sqlite::memory:
+//	file:herald.db, or a plain path ending in .db, .sqlite or .sqlite3
+func SplitDatabaseURL(u string) (dialect, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return "postgres", u, nil
+	case strings.HasPrefix(u, "sqlite://"):
+		return "sqlite", strings.TrimPrefix(u, "sqlite://"), nil
+	case strings.HasPrefix(u, "sqlite:"):
+		return "sqlite", strings.TrimPrefix(u, "sqlite:"), nil
+	case strings.HasPrefix(u, "file:"):
+		return "sqlite", u, nil
+	case strings.HasSuffix(u, ".db"), strings.HasSuffix(u, ".sqlite"), strings.HasSuffix(u, ".sqlite3"):
+		return "sqlite", u, nil
+	}
+	return "", "", fmt.Errorf("%q is neither postgres://… nor sqlite:PATH", redactURL(u))
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	at := strings.LastIndexByte(u, '@')
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 {
+		return u
+	}
+	cred := u[scheme+3 : at]
+	if user, _, ok := strings.Cut(cred, ":"); ok {
+		return u[:scheme+3] + user + ":[redacted]" + u[at:]
+	}
+	return u
+}
+
+// RedactedDatabaseURL is the database URL safe to print.
+func (c Config) RedactedDatabaseURL() string { return redactURL(c.DatabaseURL) }
+
+func secret(getenv func(string) string, name string) (Secret, error) {
+	if v := getenv(name); v != "" {
+		return Secret(v), nil
+	}
+	if path := getenv(name + "_FILE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %v", name, err)
+		}
+		return Secret(strings.TrimSpace(string(b))), nil
+	}
+	return "", nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

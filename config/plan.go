@@ -1,0 +1,292 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kredete/herald"
+)
+
+// DefaultPlan is the embedded configuration: Kredete's plan from the
+// disaster-recovery document.
+//
+//go:embed default.yaml
+var DefaultPlan []byte
+
+// LoadPlan reads the plan from path, or the embedded default when path is
+// empty. Every problem is reported with the field's path and line.
+func LoadPlan(path string) (herald.Plan, error) {
+	if path == "" {
+		return ParsePlan(DefaultPlan, "default.yaml")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return herald.Plan{}, fmt.Errorf("config: %w", err)
+	}
+	return ParsePlan(b, path)
+}
+
+// ParsePlan parses and validates a plan. name is used in messages.
+func ParsePlan(b []byte, name string) (herald.Plan, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return herald.Plan{}, fmt.Errorf("config %s: the file is empty", name)
+		}
+		return herald.Plan{}, fmt.Errorf("config %s: %s", name, cleanYAMLError(err))
+	}
+	var f file
+	dec = yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return herald.Plan{}, fmt.Errorf("config %s: %s", name, cleanYAMLError(err))
+	}
+	p := f.plan()
+	if err := p.Validate(); err != nil {
+		var ves herald.ValidationErrors
+		if errors.As(err, &ves) {
+			lines := make([]string, len(ves))
+			for i, ve := range ves {
+				where := ve.Field
+				if n := lineOf(&root, ve.Field); n > 0 {
+					where = fmt.Sprintf("line %d: %s", n, ve.Field)
+				}
+				lines[i] = where + ": " + ve.Problem
+			}
+			return herald.Plan{}, fmt.Errorf("config %s: %w: %s", name, herald.ErrInvalid, strings.Join(lines, "; "))
+		}
+		return herald.Plan{}, fmt.Errorf("config %s: %w", name, err)
+	}
+	if _, err := time.LoadLocation(p.Page.TimeZone); err != nil {
+		return herald.Plan{}, fmt.Errorf("config %s: line %d: page.time_zone: unknown time zone %q", name, lineOf(&root, "page.time_zone"), p.Page.TimeZone)
+	}
+	return p, nil
+}
+
+func cleanYAMLError(err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	s = strings.ReplaceAll(s, "unmarshal errors:\n  ", "")
+	s = strings.ReplaceAll(s, "\n  ", "; ")
+	return regexp.MustCompile(`in type config\.\w+`).ReplaceAllString(s, "here")
+}
+
+// lineOf finds the line of a field path such as "components[2].name".
+func lineOf(n *yaml.Node, path string) int {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, part := range strings.Split(path, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			name = part[:i]
+			idx, _ = strconv.Atoi(strings.TrimSuffix(part[i+1:], "]"))
+		}
+		next := (*yaml.Node)(nil)
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == name {
+					next = n.Content[i+1]
+				}
+			}
+		}
+		if next == nil {
+			return n.Line
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return n.Line
+			}
+			n = n.Content[idx]
+		}
+	}
+	return n.Line
+}
+
+// file mirrors the YAML document. Unknown fields are errors.
+type file struct {
+	Page struct {
+		ID       string `yaml:"id"`
+		Name     string `yaml:"name"`
+		URL      string `yaml:"url"`
+		TimeZone string `yaml:"time_zone"`
+	} `yaml:"page"`
+	Objectives struct {
+		RTO          duration `yaml:"rto"`
+		RPO          duration `yaml:"rpo"`
+		Availability fraction `yaml:"availability"`
+	} `yaml:"objectives"`
+	Components []struct {
+		Key         string `yaml:"key"`
+		Name        string `yaml:"name"`
+		Description string `yaml:"description"`
+	} `yaml:"components"`
+	Audiences []struct {
+		Key         string   `yaml:"key"`
+		Name        string   `yaml:"name"`
+		Channels    []string `yaml:"channels"`
+		Description string   `yaml:"description"`
+		Cadence     cadence  `yaml:"cadence"`
+		Conditional bool     `yaml:"conditional"`
+	} `yaml:"audiences"`
+	Failover struct {
+		Regions []struct {
+			Key       string  `yaml:"key"`
+			Name      string  `yaml:"name"`
+			From      string  `yaml:"from"`
+			To        string  `yaml:"to"`
+			Automatic bool    `yaml:"automatic"`
+			Stages    []stage `yaml:"stages"`
+		} `yaml:"regions"`
+		Components []struct {
+			Key          string `yaml:"key"`
+			Name         string `yaml:"name"`
+			Response     string `yaml:"response"`
+			AutoRecovery bool   `yaml:"auto_recovery"`
+		} `yaml:"components"`
+		Runbooks []struct {
+			Key              string   `yaml:"key"`
+			Name             string   `yaml:"name"`
+			Description      string   `yaml:"description"`
+			Warning          string   `yaml:"warning"`
+			ExecutorRole     string   `yaml:"executor_role"`
+			ApproverRole     string   `yaml:"approver_role"`
+			Precondition     string   `yaml:"precondition"`
+			ReplicationLagMs int      `yaml:"replication_lag_ms"`
+			EstimatedTime    duration `yaml:"estimated_time"`
+			Stages           []stage  `yaml:"stages"`
+		} `yaml:"runbooks"`
+	} `yaml:"failover"`
+}
+
+type stage struct {
+	Name          string   `yaml:"name"`
+	Window        window   `yaml:"window"`
+	Steps         []string `yaml:"steps"`
+	Command       string   `yaml:"command"`
+	EstimatedTime duration `yaml:"estimated_time"`
+}
+
+func (s stage) domain() herald.Stage {
+	return herald.Stage{Name: s.Name, WindowStart: s.Window.from, WindowEnd: s.Window.to, Steps: s.Steps,
+		Command: strings.TrimRight(s.Command, "\n"), EstimatedTime: time.Duration(s.EstimatedTime)}
+}
+
+func stages(ss []stage) []herald.Stage {
+	out := make([]herald.Stage, len(ss))
+	for i, s := range ss {
+		out[i] = s.domain()
+	}
+	return out
+}
+
+func (f *file) plan() herald.Plan {
+	p := herald.Plan{
+		Page: herald.Page{ID: f.Page.ID, Name: f.Page.Name, URL: strings.TrimRight(f.Page.URL, "/"), TimeZone: f.Page.TimeZone},
+		Objectives: herald.Objectives{RTO: time.Duration(f.Objectives.RTO), RPO: time.Duration(f.Objectives.RPO),
+			Availability: float64(f.Objectives.Availability)},
+	}
+	if p.Page.ID == "" {
+		p.Page.ID = "herald"
+	}
+	for _, c := range f.Components {
+		p.Components = append(p.Components, herald.ComponentSpec{Key: c.Key, Name: c.Name, Description: c.Description})
+	}
+	for _, a := range f.Audiences {
+		chs := make([]herald.Channel, len(a.Channels))
+		for i, c := range a.Channels {
+			chs[i] = herald.Channel(c)
+		}
+		p.Audiences = append(p.Audiences, herald.Audience{Key: a.Key, Name: a.Name, Channels: chs,
+			Cadence: herald.Cadence(a.Cadence), Conditional: a.Conditional, Description: a.Description})
+	}
+	for _, r := range f.Failover.Regions {
+		p.Failover.Regions = append(p.Failover.Regions, herald.RegionFailover{Key: r.Key, Name: r.Name, From: r.From, To: r.To,
+			Automatic: r.Automatic, Stages: stages(r.Stages)})
+	}
+	for _, c := range f.Failover.Components {
+		p.Failover.Components = append(p.Failover.Components, herald.ComponentFailover{Key: c.Key, Name: c.Name,
+			Response: c.Response, AutoRecovery: c.AutoRecovery})
+	}
+	for _, r := range f.Failover.Runbooks {
+		p.Failover.Runbooks = append(p.Failover.Runbooks, herald.Runbook{Key: r.Key, Name: r.Name, Description: r.Description,
+			Warning: r.Warning, ExecutorRole: r.ExecutorRole, ApproverRole: r.ApproverRole, Precondition: r.Precondition,
+			ReplicationLagMs: r.ReplicationLagMs, EstimatedTime: time.Duration(r.EstimatedTime), Stages: stages(r.Stages)})
+	}
+	return p
+}
+
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (write 90s, 15m, 4h or 2h30m)", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
+}
+
+type fraction float64
+
+func (f *fraction) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	pct := strings.HasSuffix(s, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a number (write 99.99%% or 0.9999)", n.Line, n.Value)
+	}
+	if pct || v > 1 {
+		v /= 100
+	}
+	*f = fraction(v)
+	return nil
+}
+
+type cadence herald.Cadence
+
+func (c *cadence) UnmarshalYAML(n *yaml.Node) error {
+	fields := strings.Fields(n.Value)
+	bad := fmt.Errorf("line %d: cadence %q is not one of: real_time, every <duration>, within <duration>", n.Line, n.Value)
+	switch {
+	case len(fields) == 1 && (fields[0] == "real_time" || fields[0] == "realtime"):
+		*c = cadence{Kind: herald.RealTime}
+		return nil
+	case len(fields) == 2 && (fields[0] == "every" || fields[0] == "within"):
+		d, err := time.ParseDuration(fields[1])
+		if err != nil || d <= 0 {
+			return bad
+		}
+		k := herald.Every
+		if fields[0] == "within" {
+			k = herald.Deadline
+		}
+		*c = cadence{Kind: k, Interval: d}
+		return nil
+	}
+	return bad
+}
+
+type window struct{ from, to time.Duration }
+
+func (w *window) UnmarshalYAML(n *yaml.Node) error {
+	a, b, ok := strings.Cut(n.Value, "-")
+	from, err1 := time.ParseDuration(strings.TrimSpace(a))
+	to, err2 := time.ParseDuration(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("line %d: window %q is not a range such as 2m-5m", n.Line, n.Value)
+	}
+	*w = window{from, to}
+	return nil
+}

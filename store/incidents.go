@@ -1,0 +1,319 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kredete/herald"
+)
+
+const (
+	incidentColumns = `id, kind, name, status, impact, notify_regulators, created_at, updated_at, started_at,
+		monitoring_at, resolved_at, scheduled_for, scheduled_until`
+	insertIncident = `INSERT INTO incidents (id, kind, name, status, impact, notify_regulators, created_by, created_at,
+		updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	updateIncident = `UPDATE incidents SET status = $2, impact = $3, updated_at = $4, started_at = $5, monitoring_at = $6,
+		resolved_at = $7 WHERE id = $1`
+	insertIncidentComponent = `INSERT INTO incident_components (incident_id, component_id, position) VALUES ($1, $2, $3)
+		ON CONFLICT (incident_id, component_id) DO NOTHING`
+	insertUpdate = `INSERT INTO incident_updates (id, incident_id, status, body, author, created_at, updated_at, display_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	insertChange = `INSERT INTO update_component_changes (update_id, component_id, position, old_status, new_status)
+		VALUES ($1, $2, $3, $4, $5)`
+	insertTimeline = `INSERT INTO timeline_events (incident_id, kind, actor, summary, at) VALUES ($1, $2, $3, $4, $5)`
+	selectIncident = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1`
+	selectIncidentForUpdate = selectIncident + ` FOR UPDATE`
+	// recentWhere picks what the public page needs: everything open, and
+	// everything that ended or was scheduled since $1.
+	recentWhere = `(resolved_at IS NULL OR resolved_at >= $1 OR created_at >= $1)`
+)
+
+// RecentIncidents loads every open incident and maintenance, and those
+// resolved or created since `since`, with their updates and components:
+// all the public page shows. Newest first.
+func (s *Store) RecentIncidents(ctx context.Context, since time.Time) ([]herald.Incident, error) {
+	return s.loadIncidents(ctx, s.db, recentWhere, since.UTC())
+}
+
+// Incident loads one incident with its updates.
+func (s *Store) Incident(ctx context.Context, id string) (herald.Incident, error) {
+	list, err := s.loadIncidents(ctx, s.db, `id = $1`, id)
+	if err != nil {
+		return herald.Incident{}, err
+	}
+	if len(list) == 0 {
+		return herald.Incident{}, fmt.Errorf("store: incident %q: %w", id, herald.ErrNotFound)
+	}
+	return list[0], nil
+}
+
+func (s *Store) loadIncidents(ctx context.Context, db querier, where string, args ...any) ([]herald.Incident, error) {
+	rows, err := db.QueryContext(ctx, s.q(`SELECT `+incidentColumns+` FROM incidents WHERE `+where+` ORDER BY created_at DESC, id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list incidents: %w", err)
+	}
+	var list []herald.Incident
+	index := map[string]int{}
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		index[in.ID] = len(list)
+		list = append(list, in)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list incidents: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	sub := `SELECT id FROM incidents WHERE ` + where
+
+	rows, err = db.QueryContext(ctx, s.q(`SELECT incident_id, component_id FROM incident_components
+		WHERE incident_id IN (`+sub+`) ORDER BY incident_id, position`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: incident components: %w", err)
+	}
+	for rows.Next() {
+		var iid, cid string
+		if err := rows.Scan(&iid, &cid); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: scan incident component: %w", err)
+		}
+		in := &list[index[iid]]
+		in.ComponentIDs = append(in.ComponentIDs, cid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: incident components: %w", err)
+	}
+
+	rows, err = db.QueryContext(ctx, s.q(`SELECT id, incident_id, status, body, created_at, updated_at, display_at
+		FROM incident_updates WHERE incident_id IN (`+sub+`) ORDER BY incident_id, created_at DESC, id DESC`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: incident updates: %w", err)
+	}
+	where2 := map[string][2]int{} // update id -> incident index, update index
+	for rows.Next() {
+		var u herald.Update
+		if err := rows.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &u.CreatedAt, &u.UpdatedAt, &u.DisplayAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: scan update: %w", err)
+		}
+		u.CreatedAt, u.UpdatedAt, u.DisplayAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), u.DisplayAt.UTC()
+		i := index[u.IncidentID]
+		where2[u.ID] = [2]int{i, len(list[i].Updates)}
+		list[i].Updates = append(list[i].Updates, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: incident updates: %w", err)
+	}
+
+	rows, err = db.QueryContext(ctx, s.q(`SELECT ch.update_id, ch.component_id, c.name, ch.old_status, ch.new_status
+		FROM update_component_changes ch JOIN components c ON c.id = ch.component_id
+		JOIN incident_updates u ON u.id = ch.update_id
+		WHERE u.incident_id IN (`+sub+`) ORDER BY ch.update_id, ch.position`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: component changes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid string
+		var ch herald.ComponentChange
+		if err := rows.Scan(&uid, &ch.ComponentID, &ch.Name, &ch.Old, &ch.New); err != nil {
+			return nil, fmt.Errorf("store: scan component change: %w", err)
+		}
+		if at, ok := where2[uid]; ok {
+			u := &list[at[0]].Updates[at[1]]
+			u.Changes = append(u.Changes, ch)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: component changes: %w", err)
+	}
+	return list, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanIncident(r scanner) (herald.Incident, error) {
+	var in herald.Incident
+	var mon, res, sf, su sql.NullTime
+	if err := r.Scan(&in.ID, &in.Kind, &in.Name, &in.Status, &in.Impact, &in.NotifyRegulators, &in.CreatedAt,
+		&in.UpdatedAt, &in.StartedAt, &mon, &res, &sf, &su); err != nil {
+		return in, fmt.Errorf("store: scan incident: %w", err)
+	}
+	in.CreatedAt, in.UpdatedAt, in.StartedAt = in.CreatedAt.UTC(), in.UpdatedAt.UTC(), in.StartedAt.UTC()
+	in.MonitoringAt, in.ResolvedAt, in.ScheduledFor, in.ScheduledUntil = timePtr(mon), timePtr(res), timePtr(sf), timePtr(su)
+	return in, nil
+}
+
+// Declare validates and stores a new incident or maintenance with its first
+// update and the component status changes it makes, in one transaction.
+func (s *Store) Declare(ctx context.Context, d herald.Declaration, actor string) (herald.Incident, error) {
+	now := s.Now()
+	if d.Kind == herald.KindMaintenance {
+		d.ScheduledFor = d.ScheduledFor.UTC().Truncate(time.Microsecond)
+		d.ScheduledUntil = d.ScheduledUntil.UTC().Truncate(time.Microsecond)
+	}
+	var out herald.Incident
+	err := s.transact(ctx, true, func(tx *sql.Tx) error {
+		comps, err := s.componentMap(ctx, tx)
+		if err != nil {
+			return err
+		}
+		in, err := herald.Declare(d, comps, now)
+		if err != nil {
+			return err
+		}
+		in.ID = newID()
+		if _, err := tx.ExecContext(ctx, s.q(insertIncident), in.ID, in.Kind, in.Name, in.Status, in.Impact,
+			in.NotifyRegulators, actor, in.CreatedAt, in.UpdatedAt, in.StartedAt, nullTime(in.MonitoringAt),
+			nullTime(in.ResolvedAt), nullTime(in.ScheduledFor), nullTime(in.ScheduledUntil)); err != nil {
+			return fmt.Errorf("store: insert incident: %w", err)
+		}
+		if err := s.writeIncidentComponents(ctx, tx, in.ID, in.ComponentIDs, 0); err != nil {
+			return err
+		}
+		in.Updates[0].IncidentID = in.ID
+		if err := s.writeUpdate(ctx, tx, &in.Updates[0], actor); err != nil {
+			return err
+		}
+		summary := fmt.Sprintf("Declared %s (%s, impact %s)", in.Kind, in.Status, in.Impact)
+		if _, err := tx.ExecContext(ctx, s.q(insertTimeline), in.ID, "declared", actor, summary, now); err != nil {
+			return fmt.Errorf("store: timeline: %w", err)
+		}
+		out = in
+		return nil
+	})
+	return out, err
+}
+
+// PostUpdate validates and stores a new update on an incident: its status,
+// impact and component changes, in one transaction.
+func (s *Store) PostUpdate(ctx context.Context, id string, u herald.UpdateInput, actor string) (herald.Incident, error) {
+	return s.modify(ctx, id, actor, func(in *herald.Incident, comps map[string]herald.Component, now time.Time) (herald.Update, error) {
+		return in.Apply(u, comps, now)
+	})
+}
+
+// Reopen puts a resolved incident back to investigating with an update.
+func (s *Store) Reopen(ctx context.Context, id, body, actor string) (herald.Incident, error) {
+	return s.modify(ctx, id, actor, func(in *herald.Incident, _ map[string]herald.Component, now time.Time) (herald.Update, error) {
+		return in.Reopen(body, now)
+	})
+}
+
+func (s *Store) modify(ctx context.Context, id, actor string, fn func(*herald.Incident, map[string]herald.Component, time.Time) (herald.Update, error)) (herald.Incident, error) {
+	now := s.Now()
+	var out herald.Incident
+	err := s.transact(ctx, true, func(tx *sql.Tx) error {
+		// Lock the incident row first: two commanders posting at once are
+		// serialised, and the second sees the first's status.
+		if _, err := scanIncident(tx.QueryRowContext(ctx, s.q(selectIncidentForUpdate), id)); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("store: incident %q: %w", id, herald.ErrNotFound)
+			}
+			return err
+		}
+		list, err := s.loadIncidents(ctx, tx, `id = $1`, id)
+		if err != nil {
+			return err
+		}
+		in := list[0]
+		comps, err := s.componentMap(ctx, tx)
+		if err != nil {
+			return err
+		}
+		before := len(in.ComponentIDs)
+		up, err := fn(&in, comps, now)
+		if err != nil {
+			return err
+		}
+		up.ID = newID()
+		up.IncidentID = in.ID
+		in.Updates[0].ID = up.ID
+		if _, err := tx.ExecContext(ctx, s.q(updateIncident), in.ID, in.Status, in.Impact, in.UpdatedAt, in.StartedAt,
+			nullTime(in.MonitoringAt), nullTime(in.ResolvedAt)); err != nil {
+			return fmt.Errorf("store: update incident: %w", err)
+		}
+		if err := s.writeIncidentComponents(ctx, tx, in.ID, in.ComponentIDs[before:], before); err != nil {
+			return err
+		}
+		if err := s.writeUpdate(ctx, tx, &up, actor); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(insertTimeline), in.ID, "update", actor,
+			"Update posted ("+string(up.Status)+")", now); err != nil {
+			return fmt.Errorf("store: timeline: %w", err)
+		}
+		in.Updates[0] = up
+		out = in
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) writeIncidentComponents(ctx context.Context, tx *sql.Tx, incidentID string, ids []string, offset int) error {
+	for i, cid := range ids {
+		if _, err := tx.ExecContext(ctx, s.q(insertIncidentComponent), incidentID, cid, offset+i+1); err != nil {
+			return fmt.Errorf("store: incident component: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *herald.Update, actor string) error {
+	if u.ID == "" {
+		u.ID = newID()
+	}
+	if _, err := tx.ExecContext(ctx, s.q(insertUpdate), u.ID, u.IncidentID, u.Status, u.Body, actor, u.CreatedAt,
+		u.UpdatedAt, u.DisplayAt); err != nil {
+		return fmt.Errorf("store: insert update: %w", err)
+	}
+	for i, ch := range u.Changes {
+		if _, err := tx.ExecContext(ctx, s.q(insertChange), u.ID, ch.ComponentID, i+1, ch.Old, ch.New); err != nil {
+			return fmt.Errorf("store: insert component change: %w", err)
+		}
+		if err := s.writeStatus(ctx, tx, ch.ComponentID, ch.New, u.IncidentID, actor, u.CreatedAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TimelineEvent is one line of an incident's internal timeline.
+type TimelineEvent struct {
+	Kind    string
+	Actor   string
+	Summary string
+	At      time.Time
+}
+
+// Timeline lists an incident's internal timeline, newest first.
+func (s *Store) Timeline(ctx context.Context, incidentID string) ([]TimelineEvent, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kind, actor, summary, at FROM timeline_events
+		WHERE incident_id = $1 ORDER BY at DESC, id DESC`), incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("store: timeline: %w", err)
+	}
+	defer rows.Close()
+	var out []TimelineEvent
+	for rows.Next() {
+		var e TimelineEvent
+		if err := rows.Scan(&e.Kind, &e.Actor, &e.Summary, &e.At); err != nil {
+			return nil, fmt.Errorf("store: scan timeline: %w", err)
+		}
+		e.At = e.At.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
