@@ -1,0 +1,200 @@
+// Command herald is Kredete's incident communication hub: the public status
+// page and its Statuspage-compatible API, on SQLite by default and
+// PostgreSQL in production.
+//
+//	herald                 serve (same as `herald serve`)
+//	herald migrate         apply database migrations and exit
+//	herald check-config    validate the configuration and print a summary
+//	herald demo-data       fill the database with 90 days of sample history
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // zones work in a scratch or distroless image
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/components"
+	"github.com/kredete/herald/config"
+	"github.com/kredete/herald/handlers"
+	"github.com/kredete/herald/store"
+	"github.com/kredete/herald/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: herald [serve | migrate | check-config | demo-data]
+
+  serve         serve the status page (the default)
+  migrate       apply pending database migrations and exit
+  check-config  validate HERALD_CONFIG (or the embedded default) and print a summary
+  demo-data     add sample incidents and 90 days of status history (for demos and benchmarks)
+
+Configuration is read from the environment; see README.md.`
+
+// run is the whole program: main only wires signals and the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, stdout)
+	case "migrate":
+		st, err := openStore(ctx, cfg, store.Options{})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.Migrate(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "herald: database is up to date")
+		return nil
+	case "check-config":
+		plan, err := config.LoadPlan(cfg.ConfigFile)
+		if err != nil {
+			return err
+		}
+		printPlan(stdout, plan)
+		return nil
+	case "demo-data":
+		return demoData(ctx, cfg, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openStore(ctx context.Context, cfg config.Config, opts store.Options) (*store.Store, error) {
+	dialect, dsn, err := config.SplitDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, dialect, dsn, opts)
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	start := time.Now()
+	plan, err := config.LoadPlan(cfg.ConfigFile)
+	if err != nil {
+		return err
+	}
+	loc, err := time.LoadLocation(plan.Page.TimeZone)
+	if err != nil {
+		return fmt.Errorf("config: page.time_zone: %w", err)
+	}
+	st, err := openStore(ctx, cfg, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if cfg.AutoMigrate {
+		if err := st.Migrate(ctx); err != nil {
+			return err
+		}
+	} else if err := st.CheckSchema(ctx); err != nil {
+		return err
+	}
+	if err := st.SyncComponents(ctx, plan.Components); err != nil {
+		return err
+	}
+	assets, err := web.New()
+	if err != nil {
+		return fmt.Errorf("assets: %w", err)
+	}
+	site := components.Site{Name: plan.Page.Name, URL: plan.Page.URL, Location: loc,
+		Assets: components.Assets{CSS: assets.Path("css/herald.css"), HTMX: assets.Path("js/htmx.min.js"), SSE: assets.Path("js/sse.min.js")}}
+	public := handlers.NewPublic(&handlers.SnapshotBuilder{Source: st, Plan: plan, Site: site, Now: time.Now}, st, log)
+	if err := public.Refresh(ctx); err != nil {
+		return fmt.Errorf("build the status page: %w", err)
+	}
+	h := handlers.New(handlers.Deps{Log: log, Plan: plan, Location: loc, Public: public, Admin: st,
+		AdminToken: cfg.AdminToken.Reveal(), Static: assets,
+		Ready: func() error {
+			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			return st.Ping(pctx)
+		}})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	bg, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go st.Watch(bg, cfg.PollInterval, log, public.Changed)
+	go public.Run(bg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("herald ready", "addr", "http://"+ln.Addr().String(), "database", st.Dialect(),
+		"startup", time.Since(start).Round(time.Millisecond), "components", len(plan.Components))
+	fmt.Fprintf(stdout, "Herald is serving the %s status page on http://%s\n", plan.Page.Name, ln.Addr())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func printPlan(w io.Writer, p herald.Plan) {
+	fmt.Fprintf(w, "page: %s (%s, times in %s)\n", p.Page.Name, p.Page.URL, p.Page.TimeZone)
+	fmt.Fprintf(w, "objectives: RTO %s, RPO %s, availability %.2f%%\n", p.Objectives.RTO, p.Objectives.RPO, p.Objectives.Availability*100)
+	fmt.Fprintf(w, "components (%d):\n", len(p.Components))
+	for _, c := range p.Components {
+		fmt.Fprintf(w, "  - %s (%s)\n", c.Name, c.Key)
+	}
+	fmt.Fprintf(w, "communication plan (%d audiences):\n", len(p.Audiences))
+	for _, a := range p.Audiences {
+		cond := ""
+		if a.Conditional {
+			cond = ", if required"
+		}
+		fmt.Fprintf(w, "  - %s: %s, %s%s\n", a.Name, a.Description, a.Cadence, cond)
+	}
+	fmt.Fprintf(w, "failover: %d region, %d component, %d runbooks\n", len(p.Failover.Regions), len(p.Failover.Components), len(p.Failover.Runbooks))
+}

@@ -1,0 +1,247 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/components"
+)
+
+// IncidentReader reads one incident from the database, for incidents older
+// than the snapshot holds.
+type IncidentReader interface {
+	Incident(ctx context.Context, id string) (herald.Incident, error)
+	Components(ctx context.Context) ([]herald.Component, error)
+}
+
+// Public serves the status page, the API and the feeds from the current
+// snapshot, and keeps that snapshot fresh.
+type Public struct {
+	builder *SnapshotBuilder
+	reader  IncidentReader
+	log     *slog.Logger
+	snap    atomic.Pointer[Snapshot]
+	kick    chan struct{}
+}
+
+// NewPublic prepares the public side; call Refresh once before serving.
+func NewPublic(b *SnapshotBuilder, reader IncidentReader, log *slog.Logger) *Public {
+	return &Public{builder: b, reader: reader, log: log, kick: make(chan struct{}, 1)}
+}
+
+// Refresh rebuilds the snapshot now. On failure the previous snapshot stays.
+func (p *Public) Refresh(ctx context.Context) error {
+	s, err := p.builder.Build(ctx)
+	if err != nil {
+		return err
+	}
+	p.snap.Store(s)
+	return nil
+}
+
+// Changed asks for a rebuild soon; many calls in a row cause one rebuild.
+func (p *Public) Changed() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run rebuilds the snapshot when Changed is called, and every minute so the
+// uptime bars roll over at midnight. It returns when ctx ends.
+func (p *Public) Run(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.kick:
+		case <-t.C:
+		}
+		if err := p.Refresh(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("rebuild status snapshot", "error", err)
+		}
+	}
+}
+
+// Snapshot is the snapshot being served.
+func (p *Public) Snapshot() *Snapshot { return p.snap.Load() }
+
+// serve writes a prebuilt entry, honouring If-None-Match and gzip.
+func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) {
+	h := w.Header()
+	h["Content-Type"] = e.ContentType
+	h["Last-Modified"] = e.LastModified
+	h["Cache-Control"] = cacheControl
+	h["Vary"] = vary
+	gz := acceptsGzip(r)
+	etag := e.ETag
+	if gz {
+		etag = e.GzipETag
+	}
+	h["Etag"] = etag
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 && e.Status == http.StatusOK && etagMatch(inm, etag[0]) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := e.Body
+	if gz {
+		h["Content-Encoding"] = gzipEncoding
+		body = e.Gzip
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if e.Status != http.StatusOK {
+		w.WriteHeader(e.Status)
+	}
+	if r.Method != http.MethodHead {
+		w.Write(body) //nolint:errcheck // the client went away
+	}
+}
+
+var (
+	cacheControl = []string{"public, no-cache"}
+	vary         = []string{"Accept-Encoding, HX-Request"}
+	gzipEncoding = []string{"gzip"}
+)
+
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header["Accept-Encoding"] {
+		if strings.Contains(v, "gzip") {
+			return true
+		}
+	}
+	return false
+}
+
+// etagMatch implements If-None-Match's weak comparison over a list.
+func etagMatch(header []string, etag string) bool {
+	for _, h := range header {
+		for _, t := range strings.Split(h, ",") {
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+			if t == etag || t == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Page serves a fixed snapshot entry, such as "/api/v2/summary.json".
+func (p *Public) Page(key string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := p.snap.Load()
+		e, ok := s.Entry(key)
+		if !ok {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		serveEntry(w, r, e)
+	}
+}
+
+// Home serves the status page, or only its content for an htmx refresh.
+func (p *Public) Home(w http.ResponseWriter, r *http.Request) {
+	key := "/"
+	if r.Header.Get("HX-Request") == "true" {
+		key = "/#fragment"
+	}
+	e, _ := p.snap.Load().Entry(key)
+	serveEntry(w, r, e)
+}
+
+// Incident serves /incidents/{id}: from the snapshot when the incident is
+// recent, else from the database (old incidents are rarely read).
+func (p *Public) Incident(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	s := p.snap.Load()
+	if in, ok := s.incidents[id]; ok {
+		e, err := s.lazyEntry("/incidents/"+id, func() (*Entry, error) {
+			v := components.IncidentView{Site: s.site, Incident: in, Components: s.components}
+			return renderEntry(components.IncidentPage(v), "text/html; charset=utf-8", in.UpdatedAt, http.StatusOK)
+		})
+		if err != nil {
+			return err
+		}
+		serveEntry(w, r, e)
+		return nil
+	}
+	if !validID(id) {
+		return notFound("There is no incident " + strconv.Quote(id) + ".")
+	}
+	in, err := p.reader.Incident(r.Context(), id)
+	if errors.Is(err, herald.ErrNotFound) {
+		return notFound("There is no incident " + strconv.Quote(id) + ".")
+	}
+	if err != nil {
+		return err
+	}
+	v := components.IncidentView{Site: s.site, Incident: in, Components: s.components}
+	e, err := renderEntry(components.IncidentPage(v), "text/html; charset=utf-8", in.UpdatedAt, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	serveEntry(w, r, e)
+	return nil
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// historyPageSize is how many months one /history page shows.
+const historyPageSize = 3
+
+// History serves /history?page=N, three months a page.
+func (p *Public) History(w http.ResponseWriter, r *http.Request) error {
+	page := 1
+	if v := r.URL.Query().Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return badRequest("page must be a whole number from 1")
+		}
+		page = n
+	}
+	s := p.snap.Load()
+	from := (page - 1) * historyPageSize
+	if from >= len(s.months) {
+		return notFound("There is no history page " + strconv.Itoa(page) + ".")
+	}
+	e, err := s.lazyEntry("/history?page="+strconv.Itoa(page), func() (*Entry, error) {
+		to := min(from+historyPageSize, len(s.months))
+		v := components.HistoryView{Site: s.site, Months: s.months[from:to], Page: page, Older: to < len(s.months)}
+		return renderEntry(components.HistoryPage(v), "text/html; charset=utf-8", s.UpdatedAt, http.StatusOK)
+	})
+	if err != nil {
+		return err
+	}
+	serveEntry(w, r, e)
+	return nil
+}
+
+// NotFoundPage renders the 404 page with a message.
+func (p *Public) NotFoundPage(w http.ResponseWriter, r *http.Request, msg string) {
+	s := p.snap.Load()
+	e, err := renderEntry(components.NotFound(components.NotFoundView{Site: s.site, Message: msg}),
+		"text/html; charset=utf-8", s.UpdatedAt, http.StatusNotFound)
+	if err != nil {
+		http.Error(w, msg, http.StatusNotFound)
+		return
+	}
+	serveEntry(w, r, e)
+}
