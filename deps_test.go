@@ -1,0 +1,140 @@
+package herald_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/kredete/herald"
+
+// allowed lists, for each of our packages, which of our packages its
+// non-test code may import. Imports point one way: cmd → handlers →
+// components → domain; comms → domain; store → domain. The domain (the root
+// package) imports nothing of ours, and only the standard library.
+var allowed = map[string][]string{
+	".":                   {},
+	"config":              {"."},
+	"statusapi":           {"."},
+	"components":          {"."},
+	"migrations":          {},
+	"web":                 {},
+	"store":               {".", "migrations"},
+	"store/storetest":     {"store"},
+	"handlers":            {".", "components", "statusapi", "web"},
+	"comms":               {"."},
+	"cmd/herald":          {"*"},
+	"scripts/plainserver": {},
+	"e2e":                 {},
+}
+
+// vendorSDKs may appear only in their adapter package under comms/.
+var vendorSDKs = []string{"github.com/slack-go/", "github.com/twilio/", "github.com/PagerDuty/", "github.com/wneessen/go-mail"}
+
+func TestImportsPointOneWay(t *testing.T) {
+	imports := map[string]map[string]bool{} // package dir -> imports
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); p != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		dir := filepath.ToSlash(filepath.Dir(p))
+		if imports[dir] == nil {
+			imports[dir] = map[string]bool{}
+		}
+		for _, imp := range f.Imports {
+			imports[dir][strings.Trim(imp.Path.Value, `"`)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imports) < 5 {
+		t.Fatalf("found only %d packages; is the test running at the module root?", len(imports))
+	}
+	for dir, imps := range imports {
+		rule, ok := allowed[dir]
+		if !ok {
+			// New packages under comms/ follow comms' rule; anything else
+			// must be added to the table deliberately.
+			if strings.HasPrefix(dir, "comms/") {
+				rule = allowed["comms"]
+			} else {
+				t.Errorf("package %s has no import rule in deps_test.go; add one", dir)
+				continue
+			}
+		}
+		for imp := range imps {
+			for _, sdk := range vendorSDKs {
+				if strings.HasPrefix(imp, sdk) && !strings.HasPrefix(dir, "comms/") {
+					t.Errorf("%s imports the vendor SDK %s; only its comms/ adapter may", dir, imp)
+				}
+			}
+			if dir == "." && strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+				t.Errorf("the domain imports %s; it may import only the standard library", imp)
+			}
+			if imp != module && !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			target := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
+			if target == "" {
+				target = "."
+			}
+			if !permitted(rule, target) {
+				t.Errorf("%s imports %s; allowed: %v", dir, path.Clean(target), rule)
+			}
+		}
+	}
+}
+
+func permitted(rule []string, target string) bool {
+	for _, r := range rule {
+		if r == "*" || r == target {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDomainHasNoIO(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := []string{"os", "net", "net/http", "database/sql", "io/ioutil", "log/slog"}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), e.Name(), nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			for _, bad := range forbidden {
+				if p == bad {
+					t.Errorf("%s imports %s: the domain performs no I/O", e.Name(), p)
+				}
+			}
+		}
+	}
+}
