@@ -6,6 +6,7 @@
 //	herald migrate         apply database migrations and exit
 //	herald check-config    validate the configuration and print a summary
 //	herald demo-data       fill the database with 90 days of sample history
+//	herald healthcheck     exit 0 when the local server answers /readyz (for Docker)
 package main
 
 import (
@@ -39,12 +40,13 @@ func main() {
 	}
 }
 
-const usage = `usage: herald [serve | migrate | check-config | demo-data]
+const usage = `usage: herald [serve | migrate | check-config | demo-data | healthcheck]
 
   serve         serve the status page (the default)
   migrate       apply pending database migrations and exit
   check-config  validate HERALD_CONFIG (or the embedded default) and print a summary
   demo-data     add sample incidents and 90 days of status history (for demos and benchmarks)
+  healthcheck   exit 0 when the server on HERALD_ADDR answers /readyz (Docker HEALTHCHECK)
 
 Configuration is read from the environment; see README.md.`
 
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	case "demo-data":
 		return demoData(ctx, cfg, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
