@@ -5,6 +5,7 @@ package components
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,13 +81,17 @@ func formatTime(t time.Time, loc *time.Location) string {
 func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func percent(f float64) string {
-	switch {
-	case f >= 1:
+	if f >= 1 {
 		return "100%"
-	case f >= 0.9999:
-		return fmt.Sprintf("%.3f%%", f*100)
 	}
-	return fmt.Sprintf("%.2f%%", f*100)
+	// Three decimals near the target (99.995%), two below; no trailing zeros.
+	prec := 2
+	if f >= 0.999 {
+		prec = 3
+	}
+	s := strconv.FormatFloat(f*100, 'f', prec, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s + "%"
 }
 
 func dayClass(d herald.Day) string {
