@@ -99,7 +99,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return badRequest("the body could not be read: " + err.Error())
 	}
-	if dec.More() {
+	// Only whitespace may follow, and it counts toward the size limit.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return err
+		}
 		return badRequest("send one JSON object, not several")
 	}
 	return nil

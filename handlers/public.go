@@ -37,13 +37,23 @@ func NewPublic(b *SnapshotBuilder, reader IncidentReader, log *slog.Logger) *Pub
 }
 
 // Refresh rebuilds the snapshot now. On failure the previous snapshot stays.
+// A rebuild that read an older version than the one being served (it ran
+// alongside a write and its writer's own rebuild) is dropped, so the page
+// never goes back in time and a writer keeps reading its write.
 func (p *Public) Refresh(ctx context.Context) error {
 	s, err := p.builder.Build(ctx)
 	if err != nil {
 		return err
 	}
-	p.snap.Store(s)
-	return nil
+	for {
+		cur := p.snap.Load()
+		if cur != nil && cur.Version > s.Version {
+			return nil
+		}
+		if p.snap.CompareAndSwap(cur, s) {
+			return nil
+		}
+	}
 }
 
 // Changed asks for a rebuild soon; many calls in a row cause one rebuild.

@@ -64,6 +64,7 @@ func New(d Deps) http.Handler {
 			writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, nil)
 		})
 		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD") // RFC 9110: a 405 says what is allowed
 			writeJSONError(w, http.StatusMethodNotAllowed, "the public API is read only", nil)
 		})
 	})
