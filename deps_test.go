@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"cmd/herald":          {"*"},
 	"scripts/plainserver": {},
 	"e2e":                 {},
+	"auth":                {},
 }
 
 // vendorSDKs may appear only in their adapter package under comms/.

@@ -29,9 +29,11 @@ type Incident struct {
 	StartedAt        time.Time
 	MonitoringAt     *time.Time
 	ResolvedAt       *time.Time
-	ScheduledFor     *time.Time // maintenance only
-	ScheduledUntil   *time.Time // maintenance only
-	Updates          []Update   // newest first
+	ScheduledFor     *time.Time     // maintenance only
+	ScheduledUntil   *time.Time     // maintenance only
+	Updates          []Update       // newest first
+	Version          int            // bumped by every change; a stale edit is refused
+	DataLoss         *time.Duration // estimated data loss, against the plan's RPO
 }
 
 // Update is one public message on an incident's timeline.
@@ -102,8 +104,13 @@ func Declare(d Declaration, comps map[string]Component, now time.Time) (Incident
 	} else if d.Status.Closed() {
 		errs.Add("status", "a new "+string(d.Kind)+" cannot start "+string(d.Status))
 	}
+	// An incident is minor unless it says otherwise; a maintenance has no
+	// impact unless it says otherwise.
 	if d.Impact == "" {
 		d.Impact = ImpactMinor
+		if d.Kind == KindMaintenance {
+			d.Impact = ImpactNone
+		}
 	}
 	if _, err := ParseImpact(string(d.Impact)); err != nil {
 		errs.Add("impact", err.(*ValidationError).Problem)
@@ -135,10 +142,6 @@ func Declare(d Declaration, comps map[string]Component, now time.Time) (Incident
 	if d.Kind == KindMaintenance {
 		f, u := d.ScheduledFor.UTC(), d.ScheduledUntil.UTC()
 		in.ScheduledFor, in.ScheduledUntil = &f, &u
-		in.Impact = ImpactNone
-		if d.Impact != "" {
-			in.Impact = d.Impact
-		}
 		in.StartedAt = f
 	}
 	if d.Status == Monitoring {
@@ -182,6 +185,15 @@ func (in *Incident) Apply(u UpdateInput, comps map[string]Component, now time.Ti
 		in.Impact = u.Impact
 	}
 	targets := defaultTargets(in.Kind, u.Status, u.Components, comps)
+	// A maintenance going in progress puts its own components under
+	// maintenance unless the update says otherwise.
+	if in.Kind == KindMaintenance && (u.Status == InProgress || u.Status == Verifying) {
+		for _, id := range in.ComponentIDs {
+			if !slices.ContainsFunc(targets, func(t ComponentTarget) bool { return t.ComponentID == id }) {
+				targets = append(targets, ComponentTarget{ComponentID: id, Status: UnderMaintenance})
+			}
+		}
+	}
 	// Closing releases every affected component not explicitly set.
 	if u.Status.Closed() && !in.Status.Closed() {
 		for _, id := range in.ComponentIDs {

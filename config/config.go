@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -26,19 +27,29 @@ func (s Secret) String() string {
 // LogValue keeps secrets out of structured logs.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
+// GoString keeps secrets out of %#v.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// MarshalText keeps secrets out of encoded output, such as a struct holding
+// one logged through slog's JSON handler, which marshals it as JSON.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Reveal returns the secret's value for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
 
 // Config is every setting taken from the environment, parsed once at start.
 type Config struct {
-	Addr         string        // HERALD_ADDR
-	DatabaseURL  string        // HERALD_DATABASE_URL
-	ConfigFile   string        // HERALD_CONFIG
-	AutoMigrate  bool          // HERALD_AUTO_MIGRATE
-	AdminToken   Secret        // HERALD_ADMIN_TOKEN or HERALD_ADMIN_TOKEN_FILE
-	LogFormat    string        // HERALD_LOG_FORMAT: text or json
-	LogLevel     slog.Level    // HERALD_LOG_LEVEL
-	PollInterval time.Duration // HERALD_POLL_INTERVAL: how often a replica checks for changes made elsewhere
+	Addr          string        // HERALD_ADDR
+	DatabaseURL   string        // HERALD_DATABASE_URL
+	ConfigFile    string        // HERALD_CONFIG
+	AutoMigrate   bool          // HERALD_AUTO_MIGRATE
+	AdminToken    Secret        // HERALD_ADMIN_TOKEN or HERALD_ADMIN_TOKEN_FILE
+	LogFormat     string        // HERALD_LOG_FORMAT: text or json
+	LogLevel      slog.Level    // HERALD_LOG_LEVEL
+	PollInterval  time.Duration // HERALD_POLL_INTERVAL: how often a replica checks for changes made elsewhere
+	AdminEmail    string        // HERALD_ADMIN_EMAIL: first admin, created when there are no users
+	AdminPassword Secret        // HERALD_ADMIN_PASSWORD or HERALD_ADMIN_PASSWORD_FILE
+	CookieSecure  bool          // HERALD_COOKIE_SECURE: default true unless serving on loopback
 }
 
 // DefaultDatabaseURL is an SQLite file in the working directory, so the first
@@ -77,6 +88,23 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Sprintf("HERALD_POLL_INTERVAL: %q is not a positive duration such as 2s", v))
 		}
 		c.PollInterval = d
+	}
+	c.AdminEmail = strings.TrimSpace(getenv("HERALD_ADMIN_EMAIL"))
+	pw, err := secret(getenv, "HERALD_ADMIN_PASSWORD")
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	c.AdminPassword = pw
+	if (c.AdminEmail == "") != (pw == "") {
+		problems = append(problems, "HERALD_ADMIN_EMAIL and HERALD_ADMIN_PASSWORD go together: set both or neither")
+	}
+	c.CookieSecure = !loopback(c.Addr)
+	if v := getenv("HERALD_COOKIE_SECURE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("HERALD_COOKIE_SECURE: %q is not true or false", v))
+		}
+		c.CookieSecure = b
 	}
 	tok, err := secret(getenv, "HERALD_ADMIN_TOKEN")
 	if err != nil {
@@ -153,4 +181,18 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// loopback reports whether addr listens only on this machine, where plain
+// HTTP is normal and a Secure cookie would not be sent back.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -29,11 +29,12 @@ type Public struct {
 	log     *slog.Logger
 	snap    atomic.Pointer[Snapshot]
 	kick    chan struct{}
+	broker  *Broker
 }
 
 // NewPublic prepares the public side; call Refresh once before serving.
 func NewPublic(b *SnapshotBuilder, reader IncidentReader, log *slog.Logger) *Public {
-	return &Public{builder: b, reader: reader, log: log, kick: make(chan struct{}, 1)}
+	return &Public{builder: b, reader: reader, log: log, kick: make(chan struct{}, 1), broker: NewBroker()}
 }
 
 // Refresh rebuilds the snapshot now. On failure the previous snapshot stays.
@@ -51,6 +52,7 @@ func (p *Public) Refresh(ctx context.Context) error {
 			return nil
 		}
 		if p.snap.CompareAndSwap(cur, s) {
+			p.broker.Publish(s.Version)
 			return nil
 		}
 	}
@@ -82,6 +84,9 @@ func (p *Public) Run(ctx context.Context) {
 	}
 }
 
+// Broker announces each new snapshot to open pages (server-sent events).
+func (p *Public) Broker() *Broker { return p.broker }
+
 // Snapshot is the snapshot being served.
 func (p *Public) Snapshot() *Snapshot { return p.snap.Load() }
 
@@ -102,12 +107,12 @@ func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := e.Body
+	body, length := e.Body, e.Length
 	if gz {
 		h["Content-Encoding"] = gzipEncoding
-		body = e.Gzip
+		body, length = e.Gzip, e.GzipLength
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = length
 	if e.Status != http.StatusOK {
 		w.WriteHeader(e.Status)
 	}

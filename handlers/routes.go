@@ -6,41 +6,66 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/kredete/herald"
+	"github.com/kredete/herald/components"
 )
 
 // Deps is everything the handlers need, built by main.
 type Deps struct {
-	Log        *slog.Logger
-	Plan       herald.Plan
-	Location   *time.Location
-	Public     *Public
-	Admin      AdminStore
-	AdminToken string
-	Static     http.Handler // hashed assets under /static/
-	Ready      func() error // nil when ready to serve
+	Log          *slog.Logger
+	Plan         herald.Plan
+	Templates    []herald.Template
+	Location     *time.Location
+	Site         components.Site
+	ConsoleJS    string // hashed URL of console.js
+	Public       *Public
+	Admin        AdminStore
+	Console      ConsoleStore // nil: no console (tests of the public side)
+	Sessions     scs.Store
+	SecureCookie bool
+	Hasher       PasswordHasher
+	AdminToken   string
+	Static       http.Handler // hashed assets under /static/
+	Ready        func() error // nil when ready to serve
+	Now          func() time.Time
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
 	log        *slog.Logger
 	plan       herald.Plan
+	templates  []herald.Template
 	loc        *time.Location
+	site       components.Site
+	consoleJS  string
 	public     *Public
 	admin      AdminStore
+	console    ConsoleStore
+	sessions   *scs.SessionManager
+	hasher     PasswordHasher
 	adminToken string
 	ready      func() error
+	now        func() time.Time
 }
 
 // New builds the router.
 func New(d Deps) http.Handler {
-	s := &Server{log: d.Log, plan: d.Plan, loc: d.Location, public: d.Public, admin: d.Admin,
-		adminToken: d.AdminToken, ready: d.Ready}
+	s := &Server{log: d.Log, plan: d.Plan, templates: d.Templates, loc: d.Location, site: d.Site, consoleJS: d.ConsoleJS,
+		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if len(s.templates) == 0 {
+		s.templates = herald.DefaultTemplates
+	}
 	r := chi.NewRouter()
 	r.Use(observe(d.Log, newRequestIDs()), securityHeaders, middleware.GetHead)
 	// Cross-site form posts are refused; same-origin and non-browser
@@ -54,21 +79,17 @@ func New(d Deps) http.Handler {
 	r.Get("/incidents/{id}", s.htmlErrors(s.public.Incident))
 	r.Get("/history.atom", s.public.Page("/history.atom"))
 	r.Get("/history.rss", s.public.Page("/history.rss"))
-	r.Route("/api/v2", func(r chi.Router) {
-		for _, p := range []string{"/summary.json", "/status.json", "/components.json", "/incidents.json",
-			"/incidents/unresolved.json", "/scheduled-maintenances.json", "/scheduled-maintenances/upcoming.json",
-			"/scheduled-maintenances/active.json"} {
-			r.Get(p, s.public.Page("/api/v2"+p))
-		}
-		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-			writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, nil)
-		})
-		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", "GET, HEAD") // RFC 9110: a 405 says what is allowed
-			writeJSONError(w, http.StatusMethodNotAllowed, "the public API is read only", nil)
-		})
-	})
+	// The API's documents are top-level routes rather than a /api/v2
+	// subrouter: through chi's Mount every poll paid for a path rewrite, a
+	// wildcard path value and a joined pattern (four allocations). Its
+	// JSON 404 and 405 are in NotFound and MethodNotAllowed below.
+	for _, p := range []string{"/summary.json", "/status.json", "/components.json", "/incidents.json",
+		"/incidents/unresolved.json", "/scheduled-maintenances.json", "/scheduled-maintenances/upcoming.json",
+		"/scheduled-maintenances/active.json"} {
+		r.Get("/api/v2"+p, s.public.Page("/api/v2"+p))
+	}
 	r.Handle("/static/*", d.Static)
+	r.Get("/events", s.public.Broker().ServeEvents("changed"))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }) //nolint:errcheck
 	r.Get("/readyz", s.readyz)
 
@@ -85,14 +106,32 @@ func New(d Deps) http.Handler {
 		})
 	})
 
+	if d.Console != nil {
+		s.sessions = newSessions(d.Sessions, d.SecureCookie, d.Log)
+		r.Route("/console", s.consoleRoutes)
+	}
+
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		if inPublicAPI(r.URL.Path) {
+			writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, nil)
+			return
+		}
 		s.public.NotFoundPage(w, r, "There is no page at "+r.URL.Path+".")
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "GET, HEAD")
+		w.Header().Set("Allow", "GET, HEAD") // RFC 9110: a 405 says what is allowed
+		if inPublicAPI(r.URL.Path) {
+			writeJSONError(w, http.StatusMethodNotAllowed, "the public API is read only", nil)
+			return
+		}
 		http.Error(w, "the status page is read only", http.StatusMethodNotAllowed)
 	})
 	return r
+}
+
+// inPublicAPI tells whether path is under /api/v2, whose errors are JSON.
+func inPublicAPI(path string) bool {
+	return path == "/api/v2" || strings.HasPrefix(path, "/api/v2/")
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -103,4 +142,53 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Write([]byte("ready\n")) //nolint:errcheck
+}
+
+// consoleRoutes lists every console URL with the permission it needs. The
+// role matrix test walks this table.
+func (s *Server) consoleRoutes(r chi.Router) {
+	r.Use(s.sessions.LoadAndSave)
+	r.Get("/sign-in", s.signInPage)
+	r.Post("/sign-in", s.consoleErrors(s.signIn))
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireUser)
+		r.Post("/sign-out", s.consoleErrors(s.signOut))
+		for _, rt := range s.ConsoleRoutes() {
+			r.With(s.requirePerm(rt.Perm)).Method(rt.Method, rt.Pattern, rt.Handler)
+		}
+	})
+}
+
+// ConsoleRoute is one console URL and the permission it requires.
+type ConsoleRoute struct {
+	Method, Pattern string
+	Perm            herald.Permission
+	Handler         http.Handler
+}
+
+// ConsoleRoutes is the console's route table (patterns under /console).
+func (s *Server) ConsoleRoutes() []ConsoleRoute {
+	h := func(f handlerFunc) http.Handler { return s.consoleErrors(f) }
+	return []ConsoleRoute{
+		{"GET", "/", herald.PermReadConsole, h(s.incidentList)},
+		{"GET", "/events", herald.PermReadConsole, s.public.Broker().ServeEvents("changed")},
+		{"GET", "/incidents/new", herald.PermManageIncidents, h(s.declareForm)},
+		{"POST", "/incidents", herald.PermManageIncidents, h(s.consoleDeclare)},
+		{"GET", "/incidents/{id}", herald.PermReadConsole, h(s.incidentPage)},
+		{"POST", "/incidents/{id}/updates", herald.PermManageIncidents, h(s.composeUpdate)},
+		{"POST", "/incidents/{id}/preview", herald.PermManageIncidents, h(s.preview)},
+		{"POST", "/incidents/{id}/roles", herald.PermManageIncidents, h(s.assignRole)},
+		{"POST", "/incidents/{id}/components", herald.PermManageIncidents, h(s.setIncidentComponent)},
+		{"POST", "/incidents/{id}/data-loss", herald.PermManageIncidents, h(s.setDataLoss)},
+		{"POST", "/incidents/{id}/reopen", herald.PermManageIncidents, h(s.reopenIncident)},
+		{"POST", "/incidents/{id}/notes", herald.PermAddNote, h(s.addNote)},
+		{"GET", "/components", herald.PermManageComponents, h(s.componentsPage)},
+		{"POST", "/components/{id}", herald.PermManageComponents, h(s.setComponentStatus)},
+		{"GET", "/maintenance/new", herald.PermScheduleMaint, h(s.maintenanceForm)},
+		{"POST", "/maintenance", herald.PermScheduleMaint, h(s.scheduleMaintenance)},
+		{"GET", "/users", herald.PermManageUsers, h(s.usersPage)},
+		{"POST", "/users", herald.PermManageUsers, h(s.addUser)},
+		{"POST", "/users/{id}/role", herald.PermManageUsers, h(s.setUserRole)},
+		{"GET", "/audit", herald.PermReadAudit, h(s.auditPage)},
+	}
 }

@@ -12,12 +12,12 @@ import (
 
 const (
 	incidentColumns = `id, kind, name, status, impact, notify_regulators, created_at, updated_at, started_at,
-		monitoring_at, resolved_at, scheduled_for, scheduled_until`
+		monitoring_at, resolved_at, scheduled_for, scheduled_until, version, data_loss_seconds`
 	insertIncident = `INSERT INTO incidents (id, kind, name, status, impact, notify_regulators, created_by, created_at,
 		updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	updateIncident = `UPDATE incidents SET status = $2, impact = $3, updated_at = $4, started_at = $5, monitoring_at = $6,
-		resolved_at = $7 WHERE id = $1`
+		resolved_at = $7, data_loss_seconds = $8, version = version + 1 WHERE id = $1`
 	insertIncidentComponent = `INSERT INTO incident_components (incident_id, component_id, position) VALUES ($1, $2, $3)
 		ON CONFLICT (incident_id, component_id) DO NOTHING`
 	insertUpdate = `INSERT INTO incident_updates (id, incident_id, status, body, author, created_at, updated_at, display_at)
@@ -147,18 +147,29 @@ type scanner interface{ Scan(dest ...any) error }
 func scanIncident(r scanner) (herald.Incident, error) {
 	var in herald.Incident
 	var mon, res, sf, su sql.NullTime
+	var loss sql.NullInt64
 	if err := r.Scan(&in.ID, &in.Kind, &in.Name, &in.Status, &in.Impact, &in.NotifyRegulators, &in.CreatedAt,
-		&in.UpdatedAt, &in.StartedAt, &mon, &res, &sf, &su); err != nil {
+		&in.UpdatedAt, &in.StartedAt, &mon, &res, &sf, &su, &in.Version, &loss); err != nil {
 		return in, fmt.Errorf("store: scan incident: %w", err)
 	}
 	in.CreatedAt, in.UpdatedAt, in.StartedAt = in.CreatedAt.UTC(), in.UpdatedAt.UTC(), in.StartedAt.UTC()
 	in.MonitoringAt, in.ResolvedAt, in.ScheduledFor, in.ScheduledUntil = timePtr(mon), timePtr(res), timePtr(sf), timePtr(su)
+	if loss.Valid {
+		d := time.Duration(loss.Int64) * time.Second
+		in.DataLoss = &d
+	}
 	return in, nil
 }
 
 // Declare validates and stores a new incident or maintenance with its first
 // update and the component status changes it makes, in one transaction.
 func (s *Store) Declare(ctx context.Context, d herald.Declaration, actor string) (herald.Incident, error) {
+	return s.declare(ctx, d, actor, nil)
+}
+
+// declare stores a declaration; extra runs in the same transaction (the
+// console adds the commander's seat and what each audience was told).
+func (s *Store) declare(ctx context.Context, d herald.Declaration, actor string, extra func(tx *sql.Tx, in *herald.Incident, now time.Time) error) (herald.Incident, error) {
 	now := s.Now()
 	if d.Kind == herald.KindMaintenance {
 		d.ScheduledFor = d.ScheduledFor.UTC().Truncate(time.Microsecond)
@@ -175,6 +186,7 @@ func (s *Store) Declare(ctx context.Context, d herald.Declaration, actor string)
 			return err
 		}
 		in.ID = newID()
+		in.Version = 1
 		if _, err := tx.ExecContext(ctx, s.q(insertIncident), in.ID, in.Kind, in.Name, in.Status, in.Impact,
 			in.NotifyRegulators, actor, in.CreatedAt, in.UpdatedAt, in.StartedAt, nullTime(in.MonitoringAt),
 			nullTime(in.ResolvedAt), nullTime(in.ScheduledFor), nullTime(in.ScheduledUntil)); err != nil {
@@ -187,9 +199,21 @@ func (s *Store) Declare(ctx context.Context, d herald.Declaration, actor string)
 		if err := s.writeUpdate(ctx, tx, &in.Updates[0], actor); err != nil {
 			return err
 		}
-		summary := fmt.Sprintf("Declared %s (%s, impact %s)", in.Kind, in.Status, in.Impact)
-		if _, err := tx.ExecContext(ctx, s.q(insertTimeline), in.ID, "declared", actor, summary, now); err != nil {
-			return fmt.Errorf("store: timeline: %w", err)
+		summary := fmt.Sprintf("Declared %s %q (%s, impact %s)", in.Kind, in.Name, in.Status, in.Impact)
+		if err := s.timeline(ctx, tx, in.ID, "declared", actor, summary, now); err != nil {
+			return err
+		}
+		if err := s.timelineChanges(ctx, tx, in.ID, actor, in.Updates[0].Changes, now); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, auditRecord{Actor: actor, Action: string(in.Kind) + ".declare", IncidentID: in.ID,
+			Entity: string(in.Kind), EntityID: in.ID, After: incidentState(in)}); err != nil {
+			return err
+		}
+		if extra != nil {
+			if err := extra(tx, &in, now); err != nil {
+				return err
+			}
 		}
 		out = in
 		return nil
@@ -200,20 +224,54 @@ func (s *Store) Declare(ctx context.Context, d herald.Declaration, actor string)
 // PostUpdate validates and stores a new update on an incident: its status,
 // impact and component changes, in one transaction.
 func (s *Store) PostUpdate(ctx context.Context, id string, u herald.UpdateInput, actor string) (herald.Incident, error) {
-	return s.modify(ctx, id, actor, func(in *herald.Incident, comps map[string]herald.Component, now time.Time) (herald.Update, error) {
-		return in.Apply(u, comps, now)
+	return s.withIncident(ctx, id, 0, actor, func(tx *sql.Tx, in *herald.Incident, comps map[string]herald.Component, now time.Time) error {
+		up, err := in.Apply(u, comps, now)
+		if err != nil {
+			return err
+		}
+		return s.storeUpdate(ctx, tx, in, &up, actor, now)
 	})
 }
 
 // Reopen puts a resolved incident back to investigating with an update.
 func (s *Store) Reopen(ctx context.Context, id, body, actor string) (herald.Incident, error) {
-	return s.modify(ctx, id, actor, func(in *herald.Incident, _ map[string]herald.Component, now time.Time) (herald.Update, error) {
-		return in.Reopen(body, now)
+	return s.ReopenVersion(ctx, id, 0, body, actor)
+}
+
+// ReopenVersion is Reopen that refuses a stale edit (version > 0).
+func (s *Store) ReopenVersion(ctx context.Context, id string, version int, body, actor string) (herald.Incident, error) {
+	return s.withIncident(ctx, id, version, actor, func(tx *sql.Tx, in *herald.Incident, _ map[string]herald.Component, now time.Time) error {
+		up, err := in.Reopen(body, now)
+		if err != nil {
+			return err
+		}
+		return s.storeUpdate(ctx, tx, in, &up, actor, now)
 	})
 }
 
-func (s *Store) modify(ctx context.Context, id, actor string, fn func(*herald.Incident, map[string]herald.Component, time.Time) (herald.Update, error)) (herald.Incident, error) {
-	now := s.Now()
+// storeUpdate writes a public update the domain has just applied to in.
+func (s *Store) storeUpdate(ctx context.Context, tx *sql.Tx, in *herald.Incident, up *herald.Update, actor string, now time.Time) error {
+	up.ID = newID()
+	up.IncidentID = in.ID
+	in.Updates[0] = *up
+	if err := s.writeUpdate(ctx, tx, up, actor); err != nil {
+		return err
+	}
+	if err := s.timeline(ctx, tx, in.ID, "update", actor, "Public update ("+up.Status.Label()+"): "+up.Body, now); err != nil {
+		return err
+	}
+	return s.timelineChanges(ctx, tx, in.ID, actor, up.Changes, now)
+}
+
+// ErrStale means someone else changed the incident since the form was
+// opened; the edit was not applied.
+var ErrStale = fmt.Errorf("someone else changed this incident since you opened it; review the latest state and try again: %w", herald.ErrConflict)
+
+// withIncident runs fn on the locked, freshly loaded incident and saves its
+// state, bumping its version, in one transaction. version > 0 must match the
+// stored version, else ErrStale: a stale edit is refused, never merged.
+func (s *Store) withIncident(ctx context.Context, id string, version int, actor string,
+	fn func(tx *sql.Tx, in *herald.Incident, comps map[string]herald.Component, now time.Time) error) (herald.Incident, error) {
 	var out herald.Incident
 	err := s.transact(ctx, true, func(tx *sql.Tx) error {
 		// Lock the incident row first: two commanders posting at once are
@@ -224,42 +282,73 @@ func (s *Store) modify(ctx context.Context, id, actor string, fn func(*herald.In
 			}
 			return err
 		}
+		// Read the clock only once the lock is held, so updates are dated
+		// in the order they are applied and the timeline stays in order.
+		now := s.Now()
 		list, err := s.loadIncidents(ctx, tx, `id = $1`, id)
 		if err != nil {
 			return err
 		}
 		in := list[0]
+		if version > 0 && in.Version != version {
+			return ErrStale
+		}
+		before := incidentState(in)
 		comps, err := s.componentMap(ctx, tx)
 		if err != nil {
 			return err
 		}
-		before := len(in.ComponentIDs)
-		up, err := fn(&in, comps, now)
-		if err != nil {
+		nComps := len(in.ComponentIDs)
+		if err := fn(tx, &in, comps, now); err != nil {
 			return err
 		}
-		up.ID = newID()
-		up.IncidentID = in.ID
-		in.Updates[0].ID = up.ID
+		var loss any
+		if in.DataLoss != nil {
+			loss = int64(*in.DataLoss / time.Second)
+		}
 		if _, err := tx.ExecContext(ctx, s.q(updateIncident), in.ID, in.Status, in.Impact, in.UpdatedAt, in.StartedAt,
-			nullTime(in.MonitoringAt), nullTime(in.ResolvedAt)); err != nil {
+			nullTime(in.MonitoringAt), nullTime(in.ResolvedAt), loss); err != nil {
 			return fmt.Errorf("store: update incident: %w", err)
 		}
-		if err := s.writeIncidentComponents(ctx, tx, in.ID, in.ComponentIDs[before:], before); err != nil {
+		in.Version++
+		if err := s.writeIncidentComponents(ctx, tx, in.ID, in.ComponentIDs[nComps:], nComps); err != nil {
 			return err
 		}
-		if err := s.writeUpdate(ctx, tx, &up, actor); err != nil {
+		after := incidentState(in)
+		if err := s.audit(ctx, tx, auditRecord{Actor: actor, Action: string(in.Kind) + ".change", IncidentID: in.ID,
+			Entity: string(in.Kind), EntityID: in.ID, Before: before, After: after}); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(insertTimeline), in.ID, "update", actor,
-			"Update posted ("+string(up.Status)+")", now); err != nil {
-			return fmt.Errorf("store: timeline: %w", err)
-		}
-		in.Updates[0] = up
 		out = in
 		return nil
 	})
 	return out, err
+}
+
+// incidentState is what the audit log records of an incident.
+func incidentState(in herald.Incident) map[string]any {
+	m := map[string]any{"name": in.Name, "status": in.Status, "impact": in.Impact, "components": in.ComponentIDs,
+		"notify_regulators": in.NotifyRegulators, "updates": len(in.Updates)}
+	if in.DataLoss != nil {
+		m["data_loss_seconds"] = int64(*in.DataLoss / time.Second)
+	}
+	return m
+}
+
+func (s *Store) timeline(ctx context.Context, tx *sql.Tx, incidentID, kind, actor, summary string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, s.q(insertTimeline), incidentID, kind, actor, summary, at); err != nil {
+		return fmt.Errorf("store: timeline: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) timelineChanges(ctx context.Context, tx *sql.Tx, incidentID, actor string, changes []herald.ComponentChange, at time.Time) error {
+	for _, ch := range changes {
+		if err := s.timeline(ctx, tx, incidentID, "component", actor, ch.Name+": "+ch.Old.Label()+" → "+ch.New.Label(), at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) writeIncidentComponents(ctx context.Context, tx *sql.Tx, incidentID string, ids []string, offset int) error {
@@ -290,25 +379,22 @@ func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *herald.Update, a
 	return nil
 }
 
-// TimelineEvent is one line of an incident's internal timeline.
-type TimelineEvent struct {
-	Kind    string
-	Actor   string
-	Summary string
-	At      time.Time
-}
-
-// Timeline lists an incident's internal timeline, newest first.
-func (s *Store) Timeline(ctx context.Context, incidentID string) ([]TimelineEvent, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kind, actor, summary, at FROM timeline_events
-		WHERE incident_id = $1 ORDER BY at DESC, id DESC`), incidentID)
+// Timeline lists an incident's internal timeline, newest first; kind, when
+// set, keeps one kind of event (and "update" also keeps the declaration).
+func (s *Store) Timeline(ctx context.Context, incidentID, kind string) ([]herald.TimelineEvent, error) {
+	query, args := `SELECT kind, actor, summary, at FROM timeline_events WHERE incident_id = $1`, []any{incidentID}
+	if kind != "" {
+		query += ` AND (kind = $2 OR ($2 = 'update' AND kind IN ('declared', 'reopen')))`
+		args = append(args, kind)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY at DESC, id DESC`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: timeline: %w", err)
 	}
 	defer rows.Close()
-	var out []TimelineEvent
+	var out []herald.TimelineEvent
 	for rows.Next() {
-		var e TimelineEvent
+		var e herald.TimelineEvent
 		if err := rows.Scan(&e.Kind, &e.Actor, &e.Summary, &e.At); err != nil {
 			return nil, fmt.Errorf("store: scan timeline: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -34,6 +35,9 @@ type Store struct {
 	dialect string
 	now     func() time.Time
 	local   chan struct{} // signalled after every committed write in this process
+
+	sessions     scs.Store
+	stopSessions func()
 }
 
 // Options tune a Store.
@@ -101,6 +105,9 @@ func sqliteDSN(path string) string {
 
 // Close releases the connections.
 func (s *Store) Close() {
+	if s.stopSessions != nil {
+		s.stopSessions()
+	}
 	if s.db != nil {
 		s.db.Close()
 	}

@@ -24,6 +24,7 @@ import (
 	_ "time/tzdata" // zones work in a scratch or distroless image
 
 	"github.com/kredete/herald"
+	"github.com/kredete/herald/auth"
 	"github.com/kredete/herald/components"
 	"github.com/kredete/herald/config"
 	"github.com/kredete/herald/handlers"
@@ -40,13 +41,15 @@ func main() {
 	}
 }
 
-const usage = `usage: herald [serve | migrate | check-config | demo-data | healthcheck]
+const usage = `usage: herald [serve | migrate | check-config | demo-data | healthcheck | user add]
 
   serve         serve the status page (the default)
   migrate       apply pending database migrations and exit
   check-config  validate HERALD_CONFIG (or the embedded default) and print a summary
   demo-data     add sample incidents and 90 days of status history (for demos and benchmarks)
   healthcheck   exit 0 when the server on HERALD_ADDR answers /readyz (Docker HEALTHCHECK)
+  user add      add a console user: --email, --name, --phone, --role; the password
+                from HERALD_USER_PASSWORD or --password-file
 
 Configuration is read from the environment; see README.md.`
 
@@ -86,6 +89,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return demoData(ctx, cfg, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv, stdout)
+	case "user":
+		return userCommand(ctx, cfg, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -144,8 +149,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := public.Refresh(ctx); err != nil {
 		return fmt.Errorf("build the status page: %w", err)
 	}
-	h := handlers.New(handlers.Deps{Log: log, Plan: plan, Location: loc, Public: public, Admin: st,
-		AdminToken: cfg.AdminToken.Reveal(), Static: assets,
+	if err := bootstrapAdmin(ctx, st, cfg, log); err != nil {
+		return err
+	}
+	h := handlers.New(handlers.Deps{Log: log, Plan: plan, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
+		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
+		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets,
 		Ready: func() error {
 			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()

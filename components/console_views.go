@@ -1,0 +1,323 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kredete/herald"
+)
+
+// Console is what every console page shares.
+type Console struct {
+	Site   Site
+	JS     string // console.js: countdowns
+	User   herald.User
+	Title  string
+	Nav    string // which nav item is current
+	Flash  string // a one-off message after a redirect
+	Banner string // a standing warning, e.g. the database is unreachable
+}
+
+// Can reports whether the signed-in user holds the permission.
+func (c Console) Can(p herald.Permission) bool { return c.User.Role.Can(p) }
+
+// SignInView is the sign-in page.
+type SignInView struct {
+	Site  Site
+	Email string
+	Next  string
+	Error string
+}
+
+// IncidentRow is one line of the incident list.
+type IncidentRow struct {
+	Incident   herald.Incident
+	Commander  string
+	Components string
+	Clocks     []herald.Clock
+}
+
+// IncidentListView is the console's home.
+type IncidentListView struct {
+	Console  Console
+	Active   []IncidentRow
+	Resolved []IncidentRow
+	Query    string
+	Now      time.Time
+}
+
+// DeclareForm holds what was typed into the declare form.
+type DeclareForm struct {
+	Name        string
+	Impact      string
+	Body        string
+	CommanderID string
+	Regulators  bool
+	Statuses    map[string]string // component id → status; "" not affected
+}
+
+// DeclareView is the declare form.
+type DeclareView struct {
+	Console    Console
+	Form       DeclareForm
+	Errors     map[string]string
+	Components []herald.Component
+	Users      []herald.User
+}
+
+// AudiencePreview is one audience's column in the composer.
+type AudiencePreview struct {
+	Audience   herald.Audience
+	Text       string
+	OwnText    bool // edited separately; else follows the main text
+	Ticked     bool
+	Applies    bool
+	SMS        bool
+	SMSChars   int
+	SMSParts   int
+	SMSUnicode bool
+}
+
+// ComposerView is the one composer for every audience.
+type ComposerView struct {
+	IncidentID string
+	Version    int
+	Status     string
+	Impact     string
+	Main       string
+	Previews   []AudiencePreview
+	Templates  []herald.Template
+	Errors     map[string]string
+	Statuses   []herald.Status
+	NextUpdate string
+}
+
+// IncidentConsoleView is an incident's page in the console.
+type IncidentConsoleView struct {
+	Console     Console
+	Incident    herald.Incident
+	Components  []herald.Component
+	Assignments map[herald.IncidentRole]herald.Assignment
+	Users       []herald.User
+	Clocks      []herald.Clock
+	Timeline    []herald.TimelineEvent
+	Filter      string
+	Objectives  herald.Objectives
+	DataLoss    *time.Duration
+	Composer    ComposerView
+	Now         time.Time
+	Stale       string // set when an edit lost a race
+	Errors      map[string]string
+}
+
+// UsersView is the admin's user list.
+type UsersView struct {
+	Console Console
+	Users   []herald.User
+	Form    herald.NewUser
+	Errors  map[string]string
+}
+
+// AuditView is the global audit log.
+type AuditView struct {
+	Console Console
+	Entries []herald.AuditEntry
+}
+
+// ComponentsView lists components for editing their status.
+type ComponentsView struct {
+	Console    Console
+	Components []herald.Component
+	Errors     map[string]string
+}
+
+// MaintenanceForm holds what was typed into the maintenance form.
+type MaintenanceForm struct {
+	Name, Body, From, Until string
+	Components              map[string]bool
+}
+
+// MaintenanceView schedules a maintenance window.
+type MaintenanceView struct {
+	Console    Console
+	Form       MaintenanceForm
+	Errors     map[string]string
+	Components []herald.Component
+}
+
+func age(from, now time.Time) string {
+	d := now.Sub(from).Round(time.Minute)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+// clockText is a clock's state in words, so it never depends on colour.
+func clockText(c herald.Clock, now time.Time) string {
+	switch {
+	case !c.Applies:
+		return "not required"
+	case c.Audience.Cadence.Kind == herald.RealTime:
+		return "every update"
+	case c.DeadlineMet:
+		return "told in time"
+	case c.NextDue == nil:
+		return "nothing due"
+	case c.Overdue:
+		return "overdue by " + age(*c.NextDue, now)
+	}
+	return "due in " + untilText(*c.NextDue, now)
+}
+
+func untilText(t, now time.Time) string {
+	d := t.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	m := int(d / time.Minute)
+	s := int(d/time.Second) % 60
+	if m >= 60 {
+		return fmt.Sprintf("%dh %02dm", m/60, m%60)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+func clockClass(c herald.Clock) string {
+	switch {
+	case !c.Applies || c.NextDue == nil:
+		return "clock clock-idle"
+	case c.Overdue:
+		return "clock clock-overdue"
+	}
+	return "clock clock-due"
+}
+
+func dueISO(c herald.Clock) string {
+	if c.NextDue == nil {
+		return ""
+	}
+	return isoTime(*c.NextDue)
+}
+
+func lastTold(c herald.Clock, loc *time.Location) string {
+	if c.LastTold == nil {
+		return "not yet"
+	}
+	return formatTime(*c.LastTold, loc)
+}
+
+func selected(a, b string) bool { return a == b }
+
+func componentStatusOf(f DeclareForm, id string) string { return f.Statuses[id] }
+
+func hasErr(errs map[string]string, field string) bool { _, ok := errs[field]; return ok }
+
+func errID(field string) string { return "err-" + strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(field) }
+
+func rtoText(v IncidentConsoleView) string {
+	end := v.Now
+	if v.Incident.ResolvedAt != nil {
+		end = *v.Incident.ResolvedAt
+	}
+	return age(v.Incident.CreatedAt, end) + " of " + shortDuration(v.Objectives.RTO)
+}
+
+func rtoExceeded(v IncidentConsoleView) bool {
+	end := v.Now
+	if v.Incident.ResolvedAt != nil {
+		end = *v.Incident.ResolvedAt
+	}
+	return end.Sub(v.Incident.CreatedAt) > v.Objectives.RTO
+}
+
+func rpoText(v IncidentConsoleView) string {
+	if v.DataLoss == nil {
+		return "not estimated yet"
+	}
+	return shortDuration(*v.DataLoss) + " of data at risk (target under " + shortDuration(v.Objectives.RPO) + ")"
+}
+
+func rpoExceeded(v IncidentConsoleView) bool { return v.DataLoss != nil && *v.DataLoss >= v.Objectives.RPO }
+
+func dataLossMinutes(v IncidentConsoleView) string {
+	if v.DataLoss == nil {
+		return ""
+	}
+	return fmt.Sprint(int(v.DataLoss.Minutes()))
+}
+
+func seatHolder(v IncidentConsoleView, seat herald.IncidentRole) string {
+	if a, ok := v.Assignments[seat]; ok {
+		return a.UserName
+	}
+	return ""
+}
+
+func seatUserID(v IncidentConsoleView, seat herald.IncidentRole) string {
+	if a, ok := v.Assignments[seat]; ok {
+		return a.UserID
+	}
+	return ""
+}
+
+func filterURL(id, kind string) string {
+	if kind == "" {
+		return "/console/incidents/" + id + "#timeline"
+	}
+	return "/console/incidents/" + id + "?kind=" + kind + "#timeline"
+}
+
+func consoleIncidentURL(id string) string { return "/console/incidents/" + id }
+
+func smsText(p AudiencePreview) string {
+	enc := "GSM-7"
+	if p.SMSUnicode {
+		enc = "Unicode"
+	}
+	return fmt.Sprintf("SMS: %d characters, %d segment%s (%s)", p.SMSChars, p.SMSParts, plural(p.SMSParts), enc)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func channelList(a herald.Audience) string {
+	parts := make([]string, len(a.Channels))
+	for i, c := range a.Channels {
+		parts[i] = strings.ReplaceAll(string(c), "_", " ")
+	}
+	return strings.Join(parts, " + ")
+}
+
+func orNobody(s string) string {
+	if s == "" {
+		return "unassigned"
+	}
+	return s
+}
+
+func searchSuffix(q string) string {
+	if q == "" {
+		return ""
+	}
+	return " match “" + q + "”"
+}
+
+func filterSuffix(kind string) string {
+	if kind == "" {
+		return " yet"
+	}
+	return " of this kind"
+}
+
+func zoneName(s Site) string { return time.Now().In(s.Location).Format("MST") }

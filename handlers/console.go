@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/components"
+)
+
+// ConsoleStore is everything the console reads and writes.
+type ConsoleStore interface {
+	AdminStore
+	UserByEmail(ctx context.Context, email string) (herald.User, string, error)
+	User(ctx context.Context, id string) (herald.User, error)
+	Users(ctx context.Context) ([]herald.User, error)
+	CreateUser(ctx context.Context, u herald.NewUser, passwordHash, actor string) (herald.User, error)
+	SetUserRole(ctx context.Context, id string, role herald.Role, actor string) error
+	RecordLoginFailure(ctx context.Context, key string) error
+	LoginFailures(ctx context.Context, key string, since time.Time) (int, error)
+	ClearLoginFailures(ctx context.Context, key string) error
+
+	OpenIncidents(ctx context.Context) ([]herald.Incident, error)
+	SearchResolved(ctx context.Context, q string, limit int) ([]herald.Incident, error)
+	Commanders(ctx context.Context) (map[string]string, error)
+	Communications(ctx context.Context, incidentIDs []string) ([]herald.Communication, error)
+	Assignments(ctx context.Context, incidentID string) (map[herald.IncidentRole]herald.Assignment, error)
+	Timeline(ctx context.Context, incidentID, kind string) ([]herald.TimelineEvent, error)
+	Audit(ctx context.Context, incidentID string, limit int) ([]herald.AuditEntry, error)
+
+	DeclareIncident(ctx context.Context, d herald.Declaration, commanderID string, told []string, actor string) (herald.Incident, error)
+	Compose(ctx context.Context, id string, version int, c herald.Composition, plan herald.Plan, actor string) (herald.Incident, error)
+	AssignRole(ctx context.Context, id string, version int, seat herald.IncidentRole, userID, actor string) (herald.Incident, error)
+	AddNote(ctx context.Context, id, note, actor string) error
+	SetIncidentComponent(ctx context.Context, id string, version int, componentID string, status herald.ComponentStatus, actor string) (herald.Incident, error)
+	SetDataLoss(ctx context.Context, id string, version int, loss time.Duration, actor string) (herald.Incident, error)
+	ReopenVersion(ctx context.Context, id string, version int, body, actor string) (herald.Incident, error)
+}
+
+// PasswordHasher hashes and checks passwords (argon2id in production).
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	Check(password, hash string) error
+	CheckMissing(password string) error
+}
+
+type userKey struct{}
+
+// currentUser is the signed-in user; requireUser guarantees one.
+func currentUser(ctx context.Context) herald.User {
+	u, _ := ctx.Value(userKey{}).(herald.User)
+	return u
+}
+
+// actorName is how the user appears in the timeline and the audit log.
+func actorName(u herald.User) string { return u.Name + " <" + u.Email + ">" }
+
+// requireUser loads the session's user or sends the browser to sign in.
+// A disabled or deleted user's session ends here.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := s.sessions.GetString(r.Context(), "user_id")
+		if id != "" {
+			u, err := s.console.User(r.Context(), id)
+			if err == nil && !u.Disabled {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+				return
+			}
+			if err != nil && !errors.Is(err, herald.ErrNotFound) {
+				s.log.Error("load session user", "error", err, "request_id", requestID(r.Context()))
+				http.Error(w, "the console cannot reach its database; try again shortly", http.StatusServiceUnavailable)
+				return
+			}
+			s.sessions.Destroy(r.Context()) //nolint:errcheck
+		}
+		if r.Method != http.MethodGet {
+			http.Error(w, "sign in first", http.StatusUnauthorized)
+			return
+		}
+		http.Redirect(w, r, "/console/sign-in?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	})
+}
+
+// requirePerm refuses users whose role lacks the permission: the check is
+// on the server, whatever the page shows.
+func (s *Server) requirePerm(p herald.Permission) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u := currentUser(r.Context())
+			if !u.Role.Can(p) {
+				s.log.Info("permission refused", "user_id", u.ID, "role", u.Role, "permission", p, "path", r.URL.Path,
+					"request_id", requestID(r.Context()))
+				c := s.consoleFrame(r, "Not allowed", "")
+				w.WriteHeader(http.StatusForbidden)
+				s.render(w, r, components.ConsoleError(c, http.StatusForbidden,
+					"Your role ("+u.Role.Label()+") does not allow this. Ask an admin if you need it."))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// consoleFrame is what every console page shares.
+func (s *Server) consoleFrame(r *http.Request, title, nav string) components.Console {
+	c := components.Console{Site: s.site, JS: s.consoleJS, User: currentUser(r.Context()), Title: title, Nav: nav}
+	if s.sessions != nil {
+		c.Flash = s.sessions.PopString(r.Context(), "flash")
+	}
+	if p := s.public.Snapshot(); p != nil && s.now().Sub(p.BuiltAt) > 3*time.Minute {
+		c.Banner = "The database has not answered for a while: what you see may be out of date, and changes may fail."
+	}
+	return c
+}
+
+// render writes a templ component as HTML.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := c.Render(r.Context(), w); err != nil {
+		s.log.Error("render", "error", err, "path", r.URL.Path, "request_id", requestID(r.Context()))
+	}
+}
+
+// consoleErrors adapts a console handler: errors become a console page
+// with the right status; 5xx are logged once.
+func (s *Server) consoleErrors(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		status, msg := statusOf(err)
+		if status >= 500 {
+			s.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "error", err,
+				"request_id", requestID(r.Context()))
+		}
+		c := s.consoleFrame(r, http.StatusText(status), "")
+		w.WriteHeader(status)
+		s.render(w, r, components.ConsoleError(c, status, msg))
+	}
+}
+
+// flash leaves a one-off message for the next page.
+func (s *Server) flash(r *http.Request, msg string) { s.sessions.Put(r.Context(), "flash", msg) }
+
+// newSessions configures server-side sessions: stored in the database (so
+// they work on every replica), idle and absolute expiry, HttpOnly,
+// SameSite=Lax, Secure unless serving plain HTTP on loopback.
+func newSessions(store scs.Store, secure bool, log *slog.Logger) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = store
+	sm.Lifetime = 12 * time.Hour
+	sm.IdleTimeout = 2 * time.Hour
+	sm.Cookie.Name = "herald_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = secure
+	sm.Cookie.Path = "/"
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		log.Error("session store", "error", err, "request_id", requestID(r.Context()))
+		http.Error(w, "the console cannot reach its database; try again shortly", http.StatusServiceUnavailable)
+	}
+	return sm
+}

@@ -1,0 +1,167 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/components"
+)
+
+func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderUsers(w, r, http.StatusOK, herald.NewUser{Role: herald.RoleViewer}, nil)
+}
+
+func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int, form herald.NewUser, errs map[string]string) error {
+	users, err := s.console.Users(r.Context())
+	if err != nil {
+		return err
+	}
+	form.Password = "" // never echoed back
+	w.WriteHeader(status)
+	s.render(w, r, components.Users(components.UsersView{Console: s.consoleFrame(r, "Users", "users"), Users: users,
+		Form: form, Errors: errs}))
+	return nil
+}
+
+func (s *Server) addUser(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	u := herald.NewUser{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Phone: r.PostFormValue("phone"),
+		Role: herald.Role(r.PostFormValue("role")), Password: r.PostFormValue("password")}
+	if err := u.Validate(); err != nil {
+		return s.renderUsers(w, r, http.StatusUnprocessableEntity, u, formErrors(err))
+	}
+	hash, err := s.hasher.Hash(u.Password)
+	if err != nil {
+		return err
+	}
+	_, err = s.console.CreateUser(r.Context(), u, hash, actorName(currentUser(r.Context())))
+	if err != nil {
+		if fe := formErrors(err); fe != nil {
+			return s.renderUsers(w, r, http.StatusUnprocessableEntity, u, fe)
+		}
+		if strings.Contains(err.Error(), "already exists") {
+			return s.renderUsers(w, r, http.StatusUnprocessableEntity, u, map[string]string{"email": "a user with this email already exists"})
+		}
+		return err
+	}
+	s.flash(r, "User "+u.Email+" added.")
+	http.Redirect(w, r, "/console/users", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) setUserRole(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	me := currentUser(r.Context())
+	if r.PathValue("id") == me.ID && r.PostFormValue("role") != string(herald.RoleAdmin) {
+		return &httpError{http.StatusConflict, "you cannot take away your own admin role; ask another admin"}
+	}
+	if err := s.console.SetUserRole(r.Context(), r.PathValue("id"), herald.Role(r.PostFormValue("role")), actorName(me)); err != nil {
+		return err
+	}
+	s.flash(r, "Role changed.")
+	http.Redirect(w, r, "/console/users", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
+	entries, err := s.console.Audit(r.Context(), "", 500)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, components.Audit(components.AuditView{Console: s.consoleFrame(r, "Audit log", "audit"), Entries: entries}))
+	return nil
+}
+
+func (s *Server) componentsPage(w http.ResponseWriter, r *http.Request) error {
+	comps, err := s.console.Components(r.Context())
+	if err != nil {
+		return err
+	}
+	s.render(w, r, components.ComponentsAdmin(components.ComponentsView{Console: s.consoleFrame(r, "Components", "components"),
+		Components: comps}))
+	return nil
+}
+
+func (s *Server) setComponentStatus(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	c, err := s.console.SetComponentStatus(r.Context(), r.PathValue("id"), herald.ComponentStatus(r.PostFormValue("status")),
+		actorName(currentUser(r.Context())))
+	if err != nil {
+		return err
+	}
+	s.refresh(r.Context())
+	s.flash(r, c.Name+" is now "+strings.ToLower(c.Status.Label())+".")
+	http.Redirect(w, r, "/console/components", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) maintenanceForm(w http.ResponseWriter, r *http.Request) error {
+	now := s.now().In(s.loc)
+	from := now.Add(24 * time.Hour).Truncate(time.Hour)
+	return s.renderMaintenance(w, r, http.StatusOK, components.MaintenanceForm{From: from.Format(datetimeLocal),
+		Until: from.Add(2 * time.Hour).Format(datetimeLocal), Components: map[string]bool{}}, nil)
+}
+
+const datetimeLocal = "2006-01-02T15:04"
+
+func (s *Server) renderMaintenance(w http.ResponseWriter, r *http.Request, status int, form components.MaintenanceForm, errs map[string]string) error {
+	comps, err := s.console.Components(r.Context())
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(status)
+	s.render(w, r, components.Maintenance(components.MaintenanceView{Console: s.consoleFrame(r, "Schedule maintenance", "maintenance"),
+		Form: form, Errors: errs, Components: comps}))
+	return nil
+}
+
+func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	comps, err := s.console.Components(r.Context())
+	if err != nil {
+		return err
+	}
+	form := components.MaintenanceForm{Name: r.PostFormValue("name"), Body: r.PostFormValue("body"),
+		From: r.PostFormValue("from"), Until: r.PostFormValue("until"), Components: map[string]bool{}}
+	errs := map[string]string{}
+	from, ferr := time.ParseInLocation(datetimeLocal, form.From, s.loc)
+	if ferr != nil {
+		errs["scheduled_for"] = "give a date and time, e.g. 2026-12-01T22:00"
+	}
+	until, uerr := time.ParseInLocation(datetimeLocal, form.Until, s.loc)
+	if uerr != nil {
+		errs["scheduled_until"] = "give a date and time, e.g. 2026-12-02T00:00"
+	}
+	var targets []herald.ComponentTarget
+	for _, c := range comps {
+		if r.PostFormValue("component_"+c.ID) == "yes" {
+			form.Components[c.ID] = true
+			targets = append(targets, herald.ComponentTarget{ComponentID: c.ID})
+		}
+	}
+	if len(errs) > 0 {
+		return s.renderMaintenance(w, r, http.StatusUnprocessableEntity, form, errs)
+	}
+	_, err = s.console.Declare(r.Context(), herald.Declaration{Kind: herald.KindMaintenance, Name: form.Name, Body: form.Body,
+		ScheduledFor: from, ScheduledUntil: until, Components: targets}, actorName(currentUser(r.Context())))
+	if fe := formErrors(err); fe != nil {
+		return s.renderMaintenance(w, r, http.StatusUnprocessableEntity, form, fe)
+	}
+	if err != nil {
+		return err
+	}
+	s.refresh(r.Context())
+	s.flash(r, "Maintenance scheduled and announced on the status page.")
+	http.Redirect(w, r, "/console", http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,127 @@
+package handlers
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/components"
+)
+
+// Sign-in throttling: failures are counted in the database (so every
+// replica sees them) per account and per client address.
+const (
+	failureWindow     = 15 * time.Minute
+	maxAccountFailure = 5
+	maxAddressFailure = 20
+)
+
+// signInFailed is the one message for every failed sign-in: it never says
+// whether the account exists or which limit was hit.
+const signInFailed = "Sign-in failed. Check your email and password. After several failed attempts, sign-in pauses for 15 minutes."
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// safeNext keeps redirects after sign-in on this site's console.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/console") && !strings.HasPrefix(next, "//") && !strings.Contains(next, `\`) {
+		return next
+	}
+	return "/console"
+}
+
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
+	if s.sessions.GetString(r.Context(), "user_id") != "" {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, components.SignIn(components.SignInView{Site: s.site, Next: r.URL.Query().Get("next")}))
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		return badRequest("the form could not be read")
+	}
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	password := r.PostFormValue("password")
+	next := r.PostFormValue("next")
+	view := components.SignInView{Site: s.site, Email: email, Next: next}
+	ctx := r.Context()
+	since := s.now().Add(-failureWindow)
+	accountKey, addressKey := "account:"+email, "address:"+clientAddress(r)
+
+	nAccount, err := s.console.LoginFailures(ctx, accountKey, since)
+	if err != nil {
+		return err
+	}
+	nAddress, err := s.console.LoginFailures(ctx, addressKey, since)
+	if err != nil {
+		return err
+	}
+	if nAccount >= maxAccountFailure || nAddress >= maxAddressFailure {
+		s.log.Warn("sign-in throttled", "address", clientAddress(r), "request_id", requestID(ctx))
+		w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
+		view.Error = signInFailed
+		w.WriteHeader(http.StatusTooManyRequests)
+		s.render(w, r, components.SignIn(view))
+		return nil
+	}
+
+	user, hash, err := s.console.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		err = s.hasher.CheckMissing(password) // same time as a wrong password
+	case err != nil:
+		return err
+	case user.Disabled:
+		err = s.hasher.CheckMissing(password)
+	default:
+		err = s.hasher.Check(password, hash)
+	}
+	if err != nil {
+		for _, k := range []string{accountKey, addressKey} {
+			if rerr := s.console.RecordLoginFailure(ctx, k); rerr != nil {
+				return rerr
+			}
+		}
+		s.log.Info("sign-in failed", "address", clientAddress(r), "request_id", requestID(ctx))
+		view.Error = signInFailed
+		w.WriteHeader(http.StatusUnauthorized)
+		s.render(w, r, components.SignIn(view))
+		return nil
+	}
+	if err := s.console.ClearLoginFailures(ctx, accountKey); err != nil {
+		return err
+	}
+	// A new session id at sign-in: a token planted before sign-in (session
+	// fixation) is worthless after it.
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	s.sessions.Put(ctx, "user_id", user.ID)
+	s.log.Info("signed in", "user_id", user.ID, "request_id", requestID(ctx))
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/console/sign-in", http.StatusSeeOther)
+	return nil
+}
