@@ -50,7 +50,7 @@ func ParsePlan(b []byte, name string) (herald.Plan, error) {
 	dec = yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return herald.Plan{}, fmt.Errorf("config %s: %s", name, cleanYAMLError(err))
+		return herald.Plan{}, fmt.Errorf("config %s: %s", name, describeYAMLError(&root, err))
 	}
 	p := f.plan()
 	if err := p.Validate(); err != nil {
@@ -74,10 +74,104 @@ func ParsePlan(b []byte, name string) (herald.Plan, error) {
 	return p, nil
 }
 
+// valueError is a value one of the plan's own parsers refused. It keeps the
+// node's position so ParsePlan can name the field it belongs to: the parser
+// itself only sees the value.
+type valueError struct {
+	line, column int
+	problem      string
+}
+
+func (e *valueError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.problem) }
+
+func badValue(n *yaml.Node, format string, args ...any) error {
+	return &valueError{line: n.Line, column: n.Column, problem: fmt.Sprintf(format, args...)}
+}
+
+var (
+	typeErrorLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+	goListType    = regexp.MustCompile(`into \[\]struct \{.*\}$`)
+	goStructType  = regexp.MustCompile(`into struct \{.*\}$`)
+	unknownField  = regexp.MustCompile(`field (\S+) not found in type .*$`)
+)
+
+// describeYAMLError turns a decoding error into "line N: field.path: problem".
+func describeYAMLError(root *yaml.Node, err error) string {
+	var ve *valueError
+	if errors.As(err, &ve) {
+		if path := pathAt(root, ve.line, ve.column); path != "" {
+			return fmt.Sprintf("line %d: %s: %s", ve.line, path, ve.problem)
+		}
+		return ve.Error()
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		parts := make([]string, len(te.Errors))
+		for i, e := range te.Errors {
+			parts[i] = cleanYAMLError(errors.New(e))
+			m := typeErrorLine.FindStringSubmatch(e)
+			if m == nil {
+				continue
+			}
+			line, _ := strconv.Atoi(m[1])
+			if path := pathAt(root, line, 0); path != "" {
+				parts[i] = fmt.Sprintf("line %d: %s: %s", line, path, cleanYAMLError(errors.New(m[2])))
+			}
+		}
+		return strings.Join(parts, "; ")
+	}
+	return cleanYAMLError(err)
+}
+
+// pathAt finds the field path ("audiences[0].cadence") of the mapping entry
+// whose key or value starts at line (and column, when not 0).
+func pathAt(n *yaml.Node, line, column int) string {
+	var walk func(n *yaml.Node, path string) string
+	walk = func(n *yaml.Node, path string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if p := walk(c, path); p != "" {
+					return p
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if column == 0 && k.Line == line || v.Line == line && v.Column == column {
+					return p
+				}
+				if found := walk(v, p); found != "" {
+					return found
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if column != 0 && c.Line == line && c.Column == column {
+					return p
+				}
+				if found := walk(c, p); found != "" {
+					return found
+				}
+			}
+		}
+		return ""
+	}
+	return walk(n, "")
+}
+
 func cleanYAMLError(err error) string {
 	s := strings.TrimPrefix(err.Error(), "yaml: ")
 	s = strings.ReplaceAll(s, "unmarshal errors:\n  ", "")
 	s = strings.ReplaceAll(s, "\n  ", "; ")
+	s = unknownField.ReplaceAllString(s, `unknown field "$1"`)
+	s = goListType.ReplaceAllString(s, "into a list")
+	s = goStructType.ReplaceAllString(s, "into a mapping")
 	return regexp.MustCompile(`in type config\.\w+`).ReplaceAllString(s, "here")
 }
 
@@ -232,7 +326,7 @@ type duration time.Duration
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
 	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: %q is not a duration (write 90s, 15m, 4h or 2h30m)", n.Line, n.Value)
+		return badValue(n, "%q is not a duration (write 90s, 15m, 4h or 2h30m)", n.Value)
 	}
 	*d = duration(v)
 	return nil
@@ -243,12 +337,19 @@ type fraction float64
 func (f *fraction) UnmarshalYAML(n *yaml.Node) error {
 	s := strings.TrimSpace(n.Value)
 	pct := strings.HasSuffix(s, "%")
-	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	num := strings.TrimSuffix(s, "%")
+	v, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a number (write 99.99%% or 0.9999)", n.Line, n.Value)
+		return badValue(n, "%q is not a number (write 99.99%% or 0.9999)", n.Value)
 	}
 	if pct || v > 1 {
-		v /= 100
+		// Shift the decimal point in the text rather than divide: 99.99/100
+		// is 0.99989999…, which a 0.9999 target would then fail to match.
+		if w, err := strconv.ParseFloat(num+"e-2", 64); err == nil {
+			v = w
+		} else {
+			v /= 100
+		}
 	}
 	*f = fraction(v)
 	return nil
@@ -258,7 +359,7 @@ type cadence herald.Cadence
 
 func (c *cadence) UnmarshalYAML(n *yaml.Node) error {
 	fields := strings.Fields(n.Value)
-	bad := fmt.Errorf("line %d: cadence %q is not one of: real_time, every <duration>, within <duration>", n.Line, n.Value)
+	bad := badValue(n, "%q is not one of: real_time, every <duration>, within <duration>", n.Value)
 	switch {
 	case len(fields) == 1 && (fields[0] == "real_time" || fields[0] == "realtime"):
 		*c = cadence{Kind: herald.RealTime}
@@ -285,7 +386,7 @@ func (w *window) UnmarshalYAML(n *yaml.Node) error {
 	from, err1 := time.ParseDuration(strings.TrimSpace(a))
 	to, err2 := time.ParseDuration(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil {
-		return fmt.Errorf("line %d: window %q is not a range such as 2m-5m", n.Line, n.Value)
+		return badValue(n, "%q is not a range such as 2m-5m", n.Value)
 	}
 	*w = window{from, to}
 	return nil
