@@ -185,9 +185,9 @@ func (in *Incident) Apply(u UpdateInput, comps map[string]Component, now time.Ti
 		in.Impact = u.Impact
 	}
 	targets := defaultTargets(in.Kind, u.Status, u.Components, comps)
-	// A maintenance going in progress puts its own components under
-	// maintenance unless the update says otherwise.
-	if in.Kind == KindMaintenance && (u.Status == InProgress || u.Status == Verifying) {
+	// A maintenance starting puts its own components under maintenance
+	// unless the update says otherwise; later updates leave them as they are.
+	if in.Kind == KindMaintenance && in.Status == Scheduled && (u.Status == InProgress || u.Status == Verifying) {
 		for _, id := range in.ComponentIDs {
 			if !slices.ContainsFunc(targets, func(t ComponentTarget) bool { return t.ComponentID == id }) {
 				targets = append(targets, ComponentTarget{ComponentID: id, Status: UnderMaintenance})

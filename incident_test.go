@@ -504,6 +504,11 @@ func TestMaintenanceComponents(t *testing.T) {
 		if diff := cmp.Diff(want, up.Changes); diff != "" {
 			t.Errorf("in progress changes (-want +got):\n%s", diff)
 		}
+		// Verifying keeps what the commander set during the window.
+		up = mustApply(t, &in, UpdateInput{Status: Verifying, Body: "Checking."}, comps, start.Add(time.Minute))
+		if len(up.Changes) != 0 || comps["admin"].Status != DegradedPerformance {
+			t.Errorf("verifying: changes %v, admin %s; want none, admin still degraded", up.Changes, comps["admin"].Status)
+		}
 		up = mustApply(t, &in, UpdateInput{Status: Completed, Body: "Done.",
 			Components: []ComponentTarget{{ComponentID: "admin", Status: PartialOutage}}}, comps, start.Add(time.Hour))
 		want = []ComponentChange{

@@ -196,3 +196,22 @@ func loopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// plainConfig is Config without its methods, for printing a redacted copy.
+type plainConfig Config
+
+func (c Config) redacted() plainConfig {
+	r := plainConfig(c)
+	r.DatabaseURL = c.RedactedDatabaseURL()
+	return r
+}
+
+// String prints the configuration with secrets and the database password
+// hidden.
+func (c Config) String() string { return fmt.Sprintf("%+v", c.redacted()) }
+
+// GoString keeps %#v redacted too.
+func (c Config) GoString() string { return fmt.Sprintf("%#v", c.redacted()) }
+
+// LogValue keeps the database password out of structured logs.
+func (c Config) LogValue() slog.Value { return slog.AnyValue(c.redacted()) }
