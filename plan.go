@@ -15,6 +15,7 @@ type Plan struct {
 	Components []ComponentSpec
 	Audiences  []Audience
 	Failover   Failover
+	Templates  []Template // the composer's starting texts; DefaultTemplates when empty
 }
 
 // Page describes the public status page.
@@ -207,6 +208,19 @@ func (p Plan) Validate() error {
 			}
 		default:
 			errs.Add(f+".cadence", fmt.Sprintf("%q is not one of real_time, every <duration>, within <duration>", a.Cadence.Kind))
+		}
+	}
+	seenT := map[Status]bool{}
+	for i, t := range p.Templates {
+		f := fmt.Sprintf("templates[%d]", i)
+		if _, err := ParseStatus(KindIncident, string(t.Status)); err != nil {
+			errs.Add(f+".status", err.(*ValidationError).Problem)
+		} else if seenT[t.Status] {
+			errs.Add(f+".status", fmt.Sprintf("%q has two templates", t.Status))
+		}
+		seenT[t.Status] = true
+		if t.Body == "" {
+			errs.Add(f+".body", "must not be empty")
 		}
 	}
 	fkeys := map[string]bool{}

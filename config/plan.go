@@ -234,6 +234,10 @@ type file struct {
 		Cadence     cadence  `yaml:"cadence"`
 		Conditional bool     `yaml:"conditional"`
 	} `yaml:"audiences"`
+	Templates []struct {
+		Status string `yaml:"status"`
+		Body   string `yaml:"body"`
+	} `yaml:"templates"`
 	Failover struct {
 		Regions []struct {
 			Key       string  `yaml:"key"`
@@ -304,6 +308,9 @@ func (f *file) plan() herald.Plan {
 		}
 		p.Audiences = append(p.Audiences, herald.Audience{Key: a.Key, Name: a.Name, Channels: chs,
 			Cadence: herald.Cadence(a.Cadence), Conditional: a.Conditional, Description: a.Description})
+	}
+	for _, t := range f.Templates {
+		p.Templates = append(p.Templates, herald.Template{Status: herald.Status(t.Status), Body: strings.TrimSpace(t.Body)})
 	}
 	for _, r := range f.Failover.Regions {
 		p.Failover.Regions = append(p.Failover.Regions, herald.RegionFailover{Key: r.Key, Name: r.Name, From: r.From, To: r.To,
