@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -71,12 +72,16 @@ func Check(password, encoded string) error {
 }
 
 // dummyHash is checked when the account does not exist, so a wrong email
-// takes as long as a wrong password and timing tells nothing.
-var dummyHash, _ = Hash("herald-dummy-password", DefaultParams)
+// takes as long as a wrong password and timing tells nothing. It is made on
+// first use: argon2 takes 19 MiB, which an idle status page should not hold.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := Hash("herald-dummy-password", DefaultParams)
+	return h
+})
 
 // CheckMissing spends the same time as Check and always fails.
 func CheckMissing(password string) error {
-	Check(password, dummyHash) //nolint:errcheck // the answer is always no
+	Check(password, dummyHash()) //nolint:errcheck // the answer is always no
 	return ErrMismatch
 }
 
