@@ -19,9 +19,11 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int,
 		return err
 	}
 	form.Password = "" // never echoed back
+	// The frame pops the flash, saved with the session when the header is
+	// written: build it first.
+	v := components.UsersView{Console: s.consoleFrame(r, "Users", "users"), Users: users, Form: form, Errors: errs}
 	w.WriteHeader(status)
-	s.render(w, r, components.Users(components.UsersView{Console: s.consoleFrame(r, "Users", "users"), Users: users,
-		Form: form, Errors: errs}))
+	s.render(w, r, components.Users(v))
 	return nil
 }
 
@@ -117,9 +119,11 @@ func (s *Server) renderMaintenance(w http.ResponseWriter, r *http.Request, statu
 	if err != nil {
 		return err
 	}
+	// Built before the header is written, which saves the popped flash.
+	v := components.MaintenanceView{Console: s.consoleFrame(r, "Schedule maintenance", "maintenance"), Form: form,
+		Errors: errs, Components: comps}
 	w.WriteHeader(status)
-	s.render(w, r, components.Maintenance(components.MaintenanceView{Console: s.consoleFrame(r, "Schedule maintenance", "maintenance"),
-		Form: form, Errors: errs, Components: comps}))
+	s.render(w, r, components.Maintenance(v))
 	return nil
 }
 

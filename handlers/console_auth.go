@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -27,12 +28,19 @@ const signInFailed = "Sign-in failed. Check your email and password. After sever
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// safeNext keeps redirects after sign-in on this site's console.
+// safeNext keeps redirects after sign-in on this site's console: a path
+// under /console once dot segments (also percent-encoded ones, which
+// browsers resolve too) are resolved; anything else goes to /console.
 func safeNext(next string) string {
-	if strings.HasPrefix(next, "/console") && !strings.HasPrefix(next, "//") && !strings.Contains(next, `\`) {
-		return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(next, "/") ||
+		strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+		return "/console"
 	}
-	return "/console"
+	if p := path.Clean(u.Path); p != "/console" && !strings.HasPrefix(p, "/console/") {
+		return "/console"
+	}
+	return next
 }
 
 func clientAddress(r *http.Request) string {

@@ -105,9 +105,12 @@ func (s *Server) renderDeclare(w http.ResponseWriter, r *http.Request, status in
 	if err != nil {
 		return err
 	}
+	// The frame pops the flash from the session, which is saved when the
+	// header is written: build it first.
+	v := components.DeclareView{Console: s.consoleFrame(r, "Declare an incident", "declare"), Form: form, Errors: errs,
+		Components: comps, Users: users}
 	w.WriteHeader(status)
-	s.render(w, r, components.Declare(components.DeclareView{Console: s.consoleFrame(r, "Declare an incident", "declare"),
-		Form: form, Errors: errs, Components: comps, Users: users}))
+	s.render(w, r, components.Declare(v))
 	return nil
 }
 
@@ -150,19 +153,16 @@ func (s *Server) consoleDeclare(w http.ResponseWriter, r *http.Request) error {
 	if !slices.ContainsFunc(users, func(u herald.User) bool { return u.ID == form.CommanderID }) {
 		errs["commander"] = "choose a commander from the list"
 	}
+	d := herald.Declaration{Name: form.Name, Impact: herald.Impact(form.Impact), Body: form.Body, Components: targets,
+		NotifyRegulators: form.Regulators}
 	if len(errs) > 0 {
+		// Show the declaration's own problems too, not the commander's alone.
+		_, err := herald.Declare(d, componentsByID(comps), s.now())
+		declareErrors(errs, err)
 		return s.renderDeclare(w, r, http.StatusUnprocessableEntity, form, errs)
 	}
-	in, err := s.console.DeclareIncident(ctx, herald.Declaration{Name: form.Name, Impact: herald.Impact(form.Impact),
-		Body: form.Body, Components: targets, NotifyRegulators: form.Regulators}, form.CommanderID,
-		s.declareAudiences(), actorName(currentUser(ctx)))
-	if fe := formErrors(err); fe != nil {
-		for k, v := range fe {
-			if strings.HasPrefix(k, "components") {
-				k = "components"
-			}
-			errs[k] = v
-		}
+	in, err := s.console.DeclareIncident(ctx, d, form.CommanderID, s.declareAudiences(), actorName(currentUser(ctx)))
+	if declareErrors(errs, err) {
 		return s.renderDeclare(w, r, http.StatusUnprocessableEntity, form, errs)
 	}
 	if err != nil {
@@ -172,6 +172,22 @@ func (s *Server) consoleDeclare(w http.ResponseWriter, r *http.Request) error {
 	s.flash(r, "Incident declared and published on the status page.")
 	http.Redirect(w, r, "/console/incidents/"+in.ID, http.StatusSeeOther)
 	return nil
+}
+
+// declareErrors adds a declaration's field problems to errs (every
+// component's under "components", where the form shows them) and reports
+// whether there were any.
+func declareErrors(errs map[string]string, err error) bool {
+	fe := formErrors(err)
+	for k, v := range fe {
+		if strings.HasPrefix(k, "components") {
+			k = "components"
+		}
+		if _, ok := errs[k]; !ok {
+			errs[k] = v
+		}
+	}
+	return fe != nil
 }
 
 // declareAudiences are told the first message: the public page and every

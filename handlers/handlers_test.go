@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kredete/herald"
+	"github.com/kredete/herald/auth"
 	"github.com/kredete/herald/components"
 	"github.com/kredete/herald/config"
 	"github.com/kredete/herald/handlers"
@@ -77,13 +78,19 @@ type env struct {
 	clock  *clock
 	ids    map[string]string // component key → id
 	logs   *syncBuffer
+	deps   handlers.Deps // what New was given
 }
 
 type envOptions struct {
 	dialect string
 	token   string
-	source  func(handlers.SnapshotSource) handlers.SnapshotSource // wraps the snapshot's source
-	ready   func() error
+	// console wires the console as cmd/herald does: the store, its session
+	// store, the password hasher (with cheap parameters) and the env's
+	// clock, so sign-in throttling and the store agree on the time.
+	console      bool
+	secureCookie bool
+	source       func(handlers.SnapshotSource) handlers.SnapshotSource // wraps the snapshot's source
+	ready        func() error
 }
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -130,8 +137,15 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err := public.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := handlers.New(handlers.Deps{Log: log, Plan: plan, Location: loc, Public: public, Admin: st,
-		AdminToken: o.token, Static: assets, Ready: o.ready})
+	deps := handlers.Deps{Log: log, Plan: plan, Location: loc, Site: site, Public: public, Admin: st,
+		AdminToken: o.token, Static: assets, Ready: o.ready}
+	if o.console {
+		deps.Console, deps.Sessions, deps.SecureCookie = st, st.SessionStore(), o.secureCookie
+		deps.Hasher = auth.Hasher{Params: testHashParams}
+		deps.ConsoleJS = assets.Path("js/console.js")
+		deps.Now = clk.Now
+	}
+	h := handlers.New(deps)
 	comps, err := st.Components(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +154,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	for _, c := range comps {
 		ids[c.Key] = c.ID
 	}
-	return &env{t: t, h: h, store: st, public: public, plan: plan, clock: clk, ids: ids, logs: logs}
+	return &env{t: t, h: h, store: st, public: public, plan: plan, clock: clk, ids: ids, logs: logs, deps: deps}
 }
 
 // on returns the env reporting to t, for use in a subtest.

@@ -56,8 +56,8 @@ type Server struct {
 	now        func() time.Time
 }
 
-// New builds the router.
-func New(d Deps) http.Handler {
+// newServer holds d's dependencies, with defaults filled in.
+func newServer(d Deps) *Server {
 	s := &Server{log: d.Log, plan: d.Plan, templates: d.Templates, loc: d.Location, site: d.Site, consoleJS: d.ConsoleJS,
 		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now}
 	if s.now == nil {
@@ -66,6 +66,17 @@ func New(d Deps) http.Handler {
 	if len(s.templates) == 0 {
 		s.templates = herald.DefaultTemplates
 	}
+	return s
+}
+
+// ConsoleRouteTable is the console's route table as New mounts it for d.
+// It exists for the role-matrix test, which walks it: a route added to
+// ConsoleRoutes is checked for every role without a change to the test.
+func ConsoleRouteTable(d Deps) []ConsoleRoute { return newServer(d).ConsoleRoutes() }
+
+// New builds the router.
+func New(d Deps) http.Handler {
+	s := newServer(d)
 	r := chi.NewRouter()
 	r.Use(observe(d.Log, newRequestIDs()), securityHeaders, middleware.GetHead)
 	// Cross-site form posts are refused; same-origin and non-browser

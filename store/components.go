@@ -151,6 +151,10 @@ func (s *Store) SetComponentStatus(ctx context.Context, componentID string, stat
 			if err := s.writeStatus(ctx, tx, componentID, status, "", actor, now); err != nil {
 				return err
 			}
+			if err := s.audit(ctx, tx, auditRecord{Actor: actor, Action: "component.status", Entity: "component",
+				EntityID: componentID, Before: map[string]any{"status": c.Status}, After: map[string]any{"status": status}}); err != nil {
+				return err
+			}
 			c.Status, c.UpdatedAt = status, now
 		}
 		out = c

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ const (
 	upsertRole = `INSERT INTO incident_roles (incident_id, role, user_id, assigned_at, assigned_by) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (incident_id, role) DO UPDATE SET user_id = excluded.user_id, assigned_at = excluded.assigned_at,
 		assigned_by = excluded.assigned_by`
+	selectSeat  = `SELECT user_id FROM incident_roles WHERE incident_id = $1 AND role = $2`
 	selectRoles = `SELECT r.role, r.user_id, u.name, r.assigned_at, r.assigned_by FROM incident_roles r
 		JOIN users u ON u.id = r.user_id WHERE r.incident_id = $1`
 	insertCommunication = `INSERT INTO communications (id, incident_id, update_id, audience, body, state, author, created_at)
@@ -73,6 +75,14 @@ func (s *Store) recordCommunications(ctx context.Context, tx *sql.Tx, incidentID
 			return fmt.Errorf("store: record communication: %w", err)
 		}
 	}
+	told := make(map[string]string, len(audiences))
+	for _, a := range audiences {
+		told[a] = text(a)
+	}
+	if err := s.audit(ctx, tx, auditRecord{Actor: actor, Action: "incident.communicate", IncidentID: incidentID,
+		Entity: "communication", EntityID: incidentID, After: map[string]any{"update_id": updateID, "told": told}}); err != nil {
+		return err
+	}
 	return s.timeline(ctx, tx, incidentID, "communication", actor, "Told "+strings.Join(audiences, ", "), now)
 }
 
@@ -95,11 +105,22 @@ func (s *Store) AssignRole(ctx context.Context, id string, version int, seat her
 }
 
 func (s *Store) assign(ctx context.Context, tx *sql.Tx, incidentID string, seat herald.IncidentRole, userID, actor string, now time.Time) error {
+	// The audit log shows who held the seat before: a handover is a change,
+	// not only a new holder.
+	var before any
+	var prev string
+	err := tx.QueryRowContext(ctx, s.q(selectSeat), incidentID, seat).Scan(&prev)
+	switch {
+	case err == nil:
+		before = map[string]any{"role": seat, "user_id": prev}
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: seat holder: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, s.q(upsertRole), incidentID, seat, userID, now, actor); err != nil {
 		return fmt.Errorf("store: assign role: %w", err)
 	}
 	return s.audit(ctx, tx, auditRecord{Actor: actor, Action: "incident.role", IncidentID: incidentID, Entity: "incident_role",
-		EntityID: incidentID + "/" + string(seat), After: map[string]any{"role": seat, "user_id": userID}})
+		EntityID: incidentID + "/" + string(seat), Before: before, After: map[string]any{"role": seat, "user_id": userID}})
 }
 
 // Assignments lists who holds each seat of an incident.
@@ -189,6 +210,12 @@ func (s *Store) SetIncidentComponent(ctx context.Context, id string, version int
 			return nil
 		}
 		if err := s.writeStatus(ctx, tx, componentID, status, in.ID, actor, now); err != nil {
+			return err
+		}
+		// The incident's own entry shows its component list; this one shows
+		// the status that changed.
+		if err := s.audit(ctx, tx, auditRecord{Actor: actor, Action: "component.status", IncidentID: in.ID, Entity: "component",
+			EntityID: componentID, Before: map[string]any{"status": c.Status}, After: map[string]any{"status": status}}); err != nil {
 			return err
 		}
 		if !in.Affects(componentID) {

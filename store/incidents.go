@@ -24,8 +24,8 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	insertChange = `INSERT INTO update_component_changes (update_id, component_id, position, old_status, new_status)
 		VALUES ($1, $2, $3, $4, $5)`
-	insertTimeline = `INSERT INTO timeline_events (incident_id, kind, actor, summary, at) VALUES ($1, $2, $3, $4, $5)`
-	selectIncident = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1`
+	insertTimeline          = `INSERT INTO timeline_events (incident_id, kind, actor, summary, at) VALUES ($1, $2, $3, $4, $5)`
+	selectIncident          = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1`
 	selectIncidentForUpdate = selectIncident + ` FOR UPDATE`
 	// recentWhere picks what the public page needs: everything open, and
 	// everything that ended or was scheduled since $1.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
@@ -8,20 +9,42 @@ import (
 	"github.com/alexedwards/scs/v2"
 )
 
+// sessionCleanup is how often expired sessions are deleted.
+const sessionCleanup = 5 * time.Minute
+
 // SessionStore is where console sessions live: in the database, so a
 // session works on every replica. Expired sessions are removed every five
-// minutes until the store is closed.
+// minutes until the store is closed. The cleanup loop is ours, not the
+// library's: pgxstore's creates its stop channel inside the goroutine, which
+// races with StopCleanup.
 func (s *Store) SessionStore() scs.Store {
 	if s.sessions != nil {
 		return s.sessions
 	}
+	var cleanup string
 	switch s.dialect {
 	case Postgres:
-		ps := pgxstore.NewWithCleanupInterval(s.pool, 5*time.Minute)
-		s.sessions, s.stopSessions = ps, ps.StopCleanup
+		s.sessions = pgxstore.NewWithCleanupInterval(s.pool, 0)
+		cleanup = `DELETE FROM sessions WHERE expiry < current_timestamp`
 	default:
-		ss := sqlite3store.NewWithCleanupInterval(s.db, 5*time.Minute)
-		s.sessions, s.stopSessions = ss, ss.StopCleanup
+		s.sessions = sqlite3store.NewWithCleanupInterval(s.db, 0)
+		cleanup = `DELETE FROM sessions WHERE expiry < julianday('now')`
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(sessionCleanup)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.db.ExecContext(ctx, cleanup) //nolint:errcheck // retried at the next tick
+			}
+		}
+	}()
+	s.stopSessions = func() { cancel(); <-done }
 	return s.sessions
 }

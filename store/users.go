@@ -15,15 +15,16 @@ const (
 	userColumns = `id, email, name, phone, role, disabled, created_at`
 	insertUser  = `INSERT INTO users (id, email, name, phone, role, password_hash, disabled, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)`
-	selectUserByEmail = `SELECT ` + userColumns + `, password_hash FROM users WHERE email = $1`
-	selectUserByID    = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
-	selectUsers       = `SELECT ` + userColumns + ` FROM users ORDER BY name, email`
-	countUsers        = `SELECT COUNT(*) FROM users`
-	updateUserRole    = `UPDATE users SET role = $2, updated_at = $3 WHERE id = $1`
-	insertFailure     = `INSERT INTO login_failures (key, at) VALUES ($1, $2)`
-	countFailures     = `SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2`
-	clearFailures     = `DELETE FROM login_failures WHERE key = $1`
-	pruneFailures     = `DELETE FROM login_failures WHERE at < $1`
+	selectUserByEmail  = `SELECT ` + userColumns + `, password_hash FROM users WHERE email = $1`
+	selectUserByID     = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+	selectUsers        = `SELECT ` + userColumns + ` FROM users ORDER BY name, email`
+	countUsers         = `SELECT COUNT(*) FROM users`
+	updateUserRole     = `UPDATE users SET role = $2, updated_at = $3 WHERE id = $1`
+	updateUserDisabled = `UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1`
+	insertFailure      = `INSERT INTO login_failures (key, at) VALUES ($1, $2)`
+	countFailures      = `SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2`
+	clearFailures      = `DELETE FROM login_failures WHERE key = $1`
+	pruneFailures      = `DELETE FROM login_failures WHERE at < $1`
 )
 
 // ErrUserExists means the email is taken.
@@ -128,6 +129,26 @@ func (s *Store) SetUserRole(ctx context.Context, id string, role herald.Role, ac
 		}
 		return s.audit(ctx, tx, auditRecord{Actor: actor, Action: "user.role", Entity: "user", EntityID: id,
 			Before: map[string]any{"role": before}, After: map[string]any{"role": role}})
+	})
+}
+
+// SetUserDisabled disables or re-enables a user, audited. A disabled user
+// cannot sign in, and their open sessions end at their next request.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, actor string) error {
+	return s.transact(ctx, false, func(tx *sql.Tx) error {
+		var before bool
+		err := tx.QueryRowContext(ctx, s.q(`SELECT disabled FROM users WHERE id = $1`+forUpdate(s)), id).Scan(&before)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: user %q: %w", id, herald.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("store: user disabled: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(updateUserDisabled), id, disabled, s.Now()); err != nil {
+			return fmt.Errorf("store: set disabled: %w", err)
+		}
+		return s.audit(ctx, tx, auditRecord{Actor: actor, Action: "user.disabled", Entity: "user", EntityID: id,
+			Before: map[string]any{"disabled": before}, After: map[string]any{"disabled": disabled}})
 	})
 }
 

@@ -55,7 +55,7 @@ func demoData(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		c := pick()
 		status := []herald.ComponentStatus{herald.DegradedPerformance, herald.PartialOutage, herald.MajorOutage}[rng.IntN(3)]
 		in, err := st.Declare(ctx, herald.Declaration{Name: names[rng.IntN(len(names))], Impact: herald.ImpactMajor,
-			Body: "We are investigating reports of problems with " + c.Name + ".",
+			Body:       "We are investigating reports of problems with " + c.Name + ".",
 			Components: []herald.ComponentTarget{{ComponentID: c.ID, Status: status}}}, "demo")
 		if err != nil {
 			return err
@@ -103,7 +103,7 @@ func demoData(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if _, err := st.Declare(ctx, herald.Declaration{Kind: herald.KindMaintenance, Name: "Database failover drill (eu-west-1)",
 		Body:         "Monthly failover test of the database primary to the standby region. Short periods of read-only mode are expected.",
 		ScheduledFor: from, ScheduledUntil: from.Add(2 * time.Hour),
-		Components:   []herald.ComponentTarget{{ComponentID: comps[1].ID}}}, "demo"); err != nil {
+		Components: []herald.ComponentTarget{{ComponentID: comps[1].ID}}}, "demo"); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "herald: demo data added: 90 days of history, 3 active incidents, 1 upcoming maintenance")
