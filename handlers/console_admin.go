@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,4 +169,46 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) err
 	s.flash(r, "Maintenance scheduled and announced on the status page.")
 	http.Redirect(w, r, "/console", http.StatusSeeOther)
 	return nil
+}
+
+// editComponent renames, describes or reorders a component; the edit wins
+// over the configuration file from then on.
+func (s *Server) editComponent(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	pos, perr := strconv.Atoi(strings.TrimSpace(r.PostFormValue("position")))
+	if perr != nil {
+		pos = 0 // refused by the store with a message naming the field
+	}
+	c, err := s.console.EditComponent(r.Context(), r.PathValue("id"), r.PostFormValue("name"), r.PostFormValue("description"),
+		pos, actorName(currentUser(r.Context())))
+	if fe := formErrors(err); fe != nil {
+		comps, lerr := s.console.Components(r.Context())
+		if lerr != nil {
+			return lerr
+		}
+		frame := s.consoleFrame(r, "Components", "components")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		s.render(w, r, components.ComponentsAdmin(components.ComponentsView{Console: frame, Components: comps,
+			Errors: prefixErrors(r.PathValue("id"), fe)}))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.refresh(r.Context())
+	s.flash(r, c.Name+" saved.")
+	http.Redirect(w, r, "/console/components", http.StatusSeeOther)
+	return nil
+}
+
+// prefixErrors keys field errors by component, so the page shows them next
+// to the right form.
+func prefixErrors(id string, fe map[string]string) map[string]string {
+	out := make(map[string]string, len(fe))
+	for k, v := range fe {
+		out[id+"."+k] = v
+	}
+	return out
 }

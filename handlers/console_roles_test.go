@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"context"
 	"io"
 	"net/http"
@@ -100,6 +101,11 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 		"POST /components/{id}": func() matrixRequest {
 			return matrixRequest{path: "/console/components/" + c.ids["admin-dashboard"], writes: true,
 				form: url.Values{"status": {"major_outage"}}}
+		},
+		"POST /components/{id}/edit": func() matrixRequest {
+			seq++
+			return matrixRequest{path: "/console/components/" + c.ids["customer-portal"] + "/edit", writes: true,
+				form: url.Values{"name": {fmt.Sprintf("Customer Portal %d", seq)}, "description": {"Web and mobile."}, "position": {"4"}}}
 		},
 		"POST /maintenance": func() matrixRequest {
 			return matrixRequest{path: "/console/maintenance", writes: true, form: url.Values{"name": {"Database upgrade"},

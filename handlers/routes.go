@@ -195,6 +195,7 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"POST", "/incidents/{id}/notes", herald.PermAddNote, h(s.addNote)},
 		{"GET", "/components", herald.PermManageComponents, h(s.componentsPage)},
 		{"POST", "/components/{id}", herald.PermManageComponents, h(s.setComponentStatus)},
+		{"POST", "/components/{id}/edit", herald.PermManageComponents, h(s.editComponent)},
 		{"GET", "/maintenance/new", herald.PermScheduleMaint, h(s.maintenanceForm)},
 		{"POST", "/maintenance", herald.PermScheduleMaint, h(s.scheduleMaintenance)},
 		{"GET", "/users", herald.PermManageUsers, h(s.usersPage)},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kredete/herald"
@@ -19,7 +20,10 @@ const (
 	insertComponent     = `INSERT INTO components (id, key, name, description, position, status, showcase,
 		only_show_if_degraded, archived, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'operational', TRUE, FALSE, FALSE, $6, $6)`
 	updateComponentSpec = `UPDATE components SET name = $2, description = $3, position = $4, archived = FALSE,
-		updated_at = $5 WHERE id = $1 AND (name <> $2 OR description <> $3 OR position <> $4 OR archived)`
+		updated_at = $5 WHERE id = $1 AND managed_by = 'config' AND (name <> $2 OR description <> $3 OR position <> $4 OR archived)`
+	unarchiveComponent = `UPDATE components SET archived = FALSE, updated_at = $2 WHERE id = $1 AND archived`
+	editComponent      = `UPDATE components SET name = $2, description = $3, position = $4, managed_by = 'console',
+		updated_at = $5 WHERE id = $1 AND archived = FALSE`
 	archiveComponent      = `UPDATE components SET archived = TRUE, updated_at = $2 WHERE id = $1 AND archived = FALSE`
 	updateComponentStatus = `UPDATE components SET status = $2, updated_at = $3 WHERE id = $1`
 	insertStatusChange    = `INSERT INTO component_status_changes (component_id, status, changed_at, incident_id, actor)
@@ -63,6 +67,9 @@ func (s *Store) SyncComponents(ctx context.Context, specs []herald.ComponentSpec
 			if id, ok := ids[c.Key]; ok {
 				if _, err := tx.ExecContext(ctx, s.q(updateComponentSpec), id, c.Name, c.Description, i+1, now); err != nil {
 					return fmt.Errorf("store: update component %s: %w", c.Key, err)
+				}
+				if _, err := tx.ExecContext(ctx, s.q(unarchiveComponent), id, now); err != nil {
+					return fmt.Errorf("store: unarchive component %s: %w", c.Key, err)
 				}
 				continue
 			}
@@ -219,4 +226,48 @@ func (s *Store) RecordStatusAt(ctx context.Context, componentID string, status h
 		}
 		return nil
 	})
+}
+
+// EditComponent changes a component's name, description and position from
+// the console. From then on the configuration file no longer overwrites
+// them (its key still ties the two together).
+func (s *Store) EditComponent(ctx context.Context, id, name, description string, position int, actor string) (herald.Component, error) {
+	var errs herald.ValidationErrors
+	name, description = strings.TrimSpace(name), strings.TrimSpace(description)
+	switch {
+	case name == "":
+		errs.Add("name", "must not be empty")
+	case len([]rune(name)) > herald.MaxNameLen:
+		errs.Add("name", fmt.Sprintf("is longer than %d characters", herald.MaxNameLen))
+	}
+	if len([]rune(description)) > 1000 {
+		errs.Add("description", "is longer than 1000 characters")
+	}
+	if position < 1 || position > 1000 {
+		errs.Add("position", "must be a whole number from 1 to 1000")
+	}
+	if err := errs.Err(); err != nil {
+		return herald.Component{}, err
+	}
+	now := s.Now()
+	var out herald.Component
+	err := s.transact(ctx, true, func(tx *sql.Tx) error {
+		comps, err := s.componentMap(ctx, tx)
+		if err != nil {
+			return err
+		}
+		before, ok := comps[id]
+		if !ok {
+			return fmt.Errorf("store: component %q: %w", id, herald.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(editComponent), id, name, description, position, now); err != nil {
+			return fmt.Errorf("store: edit component: %w", err)
+		}
+		out = before
+		out.Name, out.Description, out.Position, out.UpdatedAt = name, description, position, now
+		return s.audit(ctx, tx, auditRecord{Actor: actor, Action: "component.edit", Entity: "component", EntityID: id,
+			Before: map[string]any{"name": before.Name, "description": before.Description, "position": before.Position},
+			After:  map[string]any{"name": name, "description": description, "position": position}})
+	})
+	return out, err
 }

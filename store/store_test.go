@@ -42,6 +42,7 @@ func TestStore(t *testing.T) {
 		{"Timeline", testTimeline},
 		{"WatchLocal", testWatchLocal},
 		{"WatchOtherInstance", testWatchOtherInstance},
+		{"EditComponent", testEditComponent},
 	}
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
