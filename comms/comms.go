@@ -1,0 +1,45 @@
+// Package comms holds Herald's channels, one adapter package each
+// (comms/slack, comms/email, comms/sms, comms/pagerduty), and, later, the
+// cadence engine that drives them. Adapters speak their vendor's wire format
+// through the vendor's own client library, with an injectable base URL and
+// *http.Client so tests run them against local servers that answer like the
+// vendor does.
+package comms
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// TemporaryError is a failure worth retrying: a rate limit (with the
+// vendor's Retry-After), a 5xx, a timeout or a refused connection.
+type TemporaryError struct {
+	Err        error
+	RetryAfter time.Duration // 0: use the engine's backoff
+}
+
+func (e *TemporaryError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("%v (retry after %s)", e.Err, e.RetryAfter)
+	}
+	return e.Err.Error()
+}
+
+func (e *TemporaryError) Unwrap() error { return e.Err }
+
+// Retryable reports whether err is worth retrying, and after how long the
+// vendor asked to wait (0 when it did not say).
+func Retryable(err error) (bool, time.Duration) {
+	var te *TemporaryError
+	if errors.As(err, &te) {
+		return true, te.RetryAfter
+	}
+	return false, 0
+}
+
+// Receipt is what a vendor said when it accepted a message.
+type Receipt struct {
+	ProviderID string // Slack ts, Twilio SID, SMTP Message-ID
+	Channel    string // Slack channel id, when the vendor resolves it
+}
