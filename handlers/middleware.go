@@ -29,11 +29,17 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: hex.EncodeToString(b) + "-"}
 }
 
-func (ids *requestIDs) next() string { return ids.prefix + strconv.FormatUint(ids.n.Add(1), 36) }
+func (ids *requestIDs) next() string {
+	var b [32]byte // the prefix (9 bytes) and a base-36 uint64 (at most 13): one allocation, the string
+	return string(strconv.AppendUint(append(b[:0], ids.prefix...), ids.n.Add(1), 36))
+}
 
+// requestID is the id observe gave the request, or "".
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if id, ok := ctx.Value(requestIDKey).(*string); ok {
+		return *id
+	}
+	return ""
 }
 
 var (
@@ -62,11 +68,16 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status for the access log.
+// statusRecorder remembers the status for the access log. It also holds
+// the request id, as the X-Request-Id header's value slice, so observe
+// allocates the recorder, the header value and the context's value (a
+// pointer to id[0], which an interface holds without an allocation) in one
+// piece.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	id     [1]string
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -106,9 +117,9 @@ func observe(log *slog.Logger, ids *requestIDs) func(http.Handler) http.Handler 
 			if id == "" || len(id) > 64 {
 				id = ids.next()
 			}
-			w.Header()["X-Request-Id"] = []string{id}
-			rec := &statusRecorder{ResponseWriter: w}
-			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+			rec := &statusRecorder{ResponseWriter: w, id: [1]string{id}}
+			w.Header()["X-Request-Id"] = rec.id[:]
+			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, &rec.id[0]))
 			defer func() {
 				if v := recover(); v != nil {
 					if v == http.ErrAbortHandler {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -56,6 +57,7 @@ type Entry struct {
 	Body, Gzip         []byte
 	ContentType        []string // header values, allocated once
 	ETag, GzipETag     []string
+	Length, GzipLength []string // Content-Length of Body and of Gzip
 	LastModified       []string
 	Status             int
 	etagRaw, gzETagRaw string
@@ -261,6 +263,7 @@ func newEntry(body []byte, ctype string, lastMod time.Time, status int) *Entry {
 		etagRaw: `"` + tag + `"`, gzETagRaw: `"` + tag + `-gz"`,
 		LastModified: []string{lastMod.UTC().Format(http.TimeFormat)}}
 	e.ETag, e.GzipETag = []string{e.etagRaw}, []string{e.gzETagRaw}
+	e.Length, e.GzipLength = []string{strconv.Itoa(len(e.Body))}, []string{strconv.Itoa(len(e.Gzip))}
 	return e
 }
 
