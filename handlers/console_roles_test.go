@@ -1,8 +1,8 @@
 package handlers_test
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"

@@ -90,9 +90,50 @@ func (p *Public) Broker() *Broker { return p.broker }
 // Snapshot is the snapshot being served.
 func (p *Public) Snapshot() *Snapshot { return p.snap.Load() }
 
-// serve writes a prebuilt entry, honouring If-None-Match and gzip.
+// hotPath answers GET and HEAD for the snapshot's fixed documents (the
+// status page, the API, the feeds) straight from memory, before the router
+// and the middleware: during an outage these are most of the traffic.
+// Everything else, including every write, goes through the router.
+type hotPath struct {
+	public *Public
+	next   http.Handler
+}
+
+// hotKeys maps a path to its snapshot entry.
+var hotKeys = map[string]string{
+	"/": "/", "/history.atom": "/history.atom", "/history.rss": "/history.rss",
+	"/api/v2/summary.json": "/api/v2/summary.json", "/api/v2/status.json": "/api/v2/status.json",
+	"/api/v2/components.json": "/api/v2/components.json", "/api/v2/incidents.json": "/api/v2/incidents.json",
+	"/api/v2/incidents/unresolved.json":            "/api/v2/incidents/unresolved.json",
+	"/api/v2/scheduled-maintenances.json":          "/api/v2/scheduled-maintenances.json",
+	"/api/v2/scheduled-maintenances/upcoming.json": "/api/v2/scheduled-maintenances/upcoming.json",
+	"/api/v2/scheduled-maintenances/active.json":   "/api/v2/scheduled-maintenances/active.json",
+}
+
+func (h *hotPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if key, ok := hotKeys[r.URL.Path]; ok {
+			if key == "/" && r.Header.Get("HX-Request") == "true" {
+				key = "/#fragment"
+			}
+			if s := h.public.snap.Load(); s != nil {
+				if e, ok := s.Entry(key); ok {
+					serveEntry(w, r, e)
+					return
+				}
+			}
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// serve writes a prebuilt entry, honouring If-None-Match and gzip, with the
+// security headers its kind of document needs.
 func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) {
 	h := w.Header()
+	for _, kv := range e.security {
+		h[kv.name] = kv.value
+	}
 	h["Content-Type"] = e.ContentType
 	h["Last-Modified"] = e.LastModified
 	h["Cache-Control"] = cacheControl

@@ -74,7 +74,8 @@ func newServer(d Deps) *Server {
 // ConsoleRoutes is checked for every role without a change to the test.
 func ConsoleRouteTable(d Deps) []ConsoleRoute { return newServer(d).ConsoleRoutes() }
 
-// New builds the router.
+// New builds the router, behind the hot path that answers the status
+// page's snapshot reads before any routing or middleware.
 func New(d Deps) http.Handler {
 	s := newServer(d)
 	r := chi.NewRouter()
@@ -137,7 +138,7 @@ func New(d Deps) http.Handler {
 		}
 		http.Error(w, "the status page is read only", http.StatusMethodNotAllowed)
 	})
-	return r
+	return &hotPath{public: s.public, next: r}
 }
 
 // inPublicAPI tells whether path is under /api/v2, whose errors are JSON.
