@@ -78,16 +78,23 @@ var (
 	htmlSecurity = []header{{"Content-Security-Policy", cspValue}, {"X-Content-Type-Options", nosniff},
 		{"Referrer-Policy", referrer}}
 	// The API is read by other sites' status widgets, as Statuspage's is.
-	apiSecurity = []header{{"Content-Security-Policy", cspValue}, {"X-Content-Type-Options", nosniff},
+	// A document that is never rendered as a page needs no sources at all.
+	apiSecurity = []header{{"Content-Security-Policy", cspNone}, {"X-Content-Type-Options", nosniff},
 		{"Referrer-Policy", referrer}, {"Access-Control-Allow-Origin", anyOrigin}}
+	feedSecurity = []header{{"Content-Security-Policy", cspNone}, {"X-Content-Type-Options", nosniff},
+		{"Referrer-Policy", referrer}}
 	anyOrigin = []string{"*"}
+	cspNone   = []string{"default-src 'none'; object-src 'none'; frame-ancestors 'none'"}
 )
 
 func securityFor(ctype string) []header {
-	if strings.HasPrefix(ctype, "application/json") {
+	switch {
+	case strings.HasPrefix(ctype, "application/json"):
 		return apiSecurity
+	case strings.HasPrefix(ctype, "text/html"):
+		return htmlSecurity
 	}
-	return htmlSecurity
+	return feedSecurity
 }
 
 // SnapshotBuilder turns the store's data into a Snapshot.
