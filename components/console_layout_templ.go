@@ -109,20 +109,20 @@ func ConsoleLayout(c Console) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" defer></script></head><body class=\"console\" hx-ext=\"sse\" sse-connect=\"/console/events\"><a class=\"skip\" href=\"#content\">Skip to content</a><div class=\"wrap wide\"><header class=\"site\"><p class=\"brand\"><a href=\"/console\">Herald</a> <span class=\"meta\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" defer></script></head><body class=\"console\" hx-ext=\"sse\" sse-connect=\"/console/events\"><a class=\"skip\" href=\"#content\">Skip to content</a><div class=\"wrap wide\"><header class=\"site\"><p class=\"brand\"><a href=\"/console\">Herald <span class=\"meta\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var8 string
 		templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(c.Site.Name)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/console_layout.templ`, Line: 25, Col: 84}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/console_layout.templ`, Line: 25, Col: 80}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, " incident console</span></p><nav aria-label=\"Console\"><a href=\"/console\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, " incident console</span></a></p><nav aria-label=\"Console\"><a href=\"/console\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"github.com/kredete/herald"
 )
 
@@ -150,7 +152,7 @@ func age(from, now time.Time) string {
 	d := now.Sub(from).Round(time.Minute)
 	switch {
 	case d < time.Minute:
-		return "just now"
+		return "under 1 min"
 	case d < time.Hour:
 		return fmt.Sprintf("%d min", int(d.Minutes()))
 	case d < 48*time.Hour:
@@ -219,7 +221,20 @@ func componentStatusOf(f DeclareForm, id string) string { return f.Statuses[id] 
 
 func hasErr(errs map[string]string, field string) bool { _, ok := errs[field]; return ok }
 
-func errID(field string) string { return "err-" + strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(field) }
+// errAttrs ties a field to its error message when it has one. Without an
+// error there is nothing to point at (a reference to a missing id is itself
+// an accessibility fault), and aria-invalid must say "true": a bare
+// attribute reads as false.
+func errAttrs(errs map[string]string, field string) templ.Attributes {
+	if !hasErr(errs, field) {
+		return nil
+	}
+	return templ.Attributes{"aria-describedby": errID(field), "aria-invalid": "true"}
+}
+
+func errID(field string) string {
+	return "err-" + strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(field)
+}
 
 func rtoText(v IncidentConsoleView) string {
 	end := v.Now
@@ -244,7 +259,9 @@ func rpoText(v IncidentConsoleView) string {
 	return shortDuration(*v.DataLoss) + " of data at risk (target under " + shortDuration(v.Objectives.RPO) + ")"
 }
 
-func rpoExceeded(v IncidentConsoleView) bool { return v.DataLoss != nil && *v.DataLoss >= v.Objectives.RPO }
+func rpoExceeded(v IncidentConsoleView) bool {
+	return v.DataLoss != nil && *v.DataLoss >= v.Objectives.RPO
+}
 
 func dataLossMinutes(v IncidentConsoleView) string {
 	if v.DataLoss == nil {
@@ -276,6 +293,15 @@ func filterURL(id, kind string) string {
 
 func consoleIncidentURL(id string) string { return "/console/incidents/" + id }
 
+// liveURL is what the incident page's live refresh fetches: the page as
+// shown, with its timeline filter.
+func liveURL(v IncidentConsoleView) string {
+	if v.Filter == "" {
+		return consoleIncidentURL(v.Incident.ID)
+	}
+	return consoleIncidentURL(v.Incident.ID) + "?kind=" + v.Filter
+}
+
 func smsText(p AudiencePreview) string {
 	enc := "GSM-7"
 	if p.SMSUnicode {
@@ -297,6 +323,41 @@ func channelList(a herald.Audience) string {
 		parts[i] = strings.ReplaceAll(string(c), "_", " ")
 	}
 	return strings.Join(parts, " + ")
+}
+
+// previewState says whether an audience gets the update, in words: the
+// column's look alone must not carry it.
+func previewState(p AudiencePreview) string {
+	switch {
+	case !p.Applies:
+		return "Not required for this incident: not told."
+	case !p.Ticked:
+		return "Not ticked: will not get this update."
+	}
+	return "Will get:"
+}
+
+// kindLabel names a timeline event's kind for people.
+func kindLabel(kind string) string {
+	switch kind {
+	case "declared":
+		return "Declared"
+	case "update":
+		return "Update"
+	case "communication":
+		return "Message"
+	case "component":
+		return "Component"
+	case "role":
+		return "Role"
+	case "note":
+		return "Note"
+	case "data_loss":
+		return "Data loss"
+	case "reopen":
+		return "Reopened"
+	}
+	return strings.ReplaceAll(kind, "_", " ")
 }
 
 func orNobody(s string) string {

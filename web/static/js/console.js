@@ -1,6 +1,8 @@
 // Herald console: live countdowns on the cadence board. Each element with
 // data-due (an RFC 3339 time) shows "due in m:ss" or "overdue by …" and
-// turns its row red when due passes. Everything else is htmx.
+// turns its row red when due passes. It also tells the composer when the
+// incident moved on (the live part refreshed to a newer version than the
+// one the composer was opened at). Everything else is htmx.
 (function () {
   "use strict";
   function fmt(ms) {
@@ -24,6 +26,23 @@
       }
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
-  document.addEventListener("htmx:afterSwap", tick);
+  function outdated() {
+    var live = document.getElementById("live"), note = document.getElementById("composer-outdated");
+    var version = document.querySelector("#composer input[name=version]");
+    if (!live || !note || !version) return;
+    var moved = live.getAttribute("data-version") !== version.value;
+    if (note.hidden === moved) note.hidden = !moved;
+  }
+  function update() { tick(); outdated(); }
+  // A page submitting a form is on its way out: a live refresh now only
+  // races the next page (and could take its one-off message with it).
+  var leaving = false;
+  document.addEventListener("submit", function (e) { if (!e.defaultPrevented) leaving = true; });
+  document.addEventListener("htmx:beforeRequest", function (e) { if (leaving) e.preventDefault(); });
+  window.addEventListener("pageshow", function () { leaving = false; });
+  document.addEventListener("DOMContentLoaded", function () { update(); setInterval(tick, 1000); });
+  // htmx:load fires on content swapped in (the new #live included), where
+  // htmx:afterSwap may fire on the element it replaced.
+  document.addEventListener("htmx:load", update);
+  document.addEventListener("htmx:afterSwap", update);
 })();
