@@ -19,6 +19,10 @@ type Console struct {
 	Nav    string // which nav item is current
 	Flash  string // a one-off message after a redirect
 	Banner string // a standing warning, e.g. the database is unreachable
+	// Version is the data version the page was rendered from: the event
+	// stream only announces newer ones, so a page does not refetch itself
+	// on load.
+	Version int64
 }
 
 // Can reports whether the signed-in user holds the permission.

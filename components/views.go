@@ -37,6 +37,7 @@ type StatusView struct {
 	Target      float64           // availability objective, e.g. 0.9999
 	UpdatedAt   time.Time         // last change of the data
 	Days        int
+	Version     int64 // the snapshot's version: the event stream only announces newer ones
 }
 
 // ComponentView is one component with its uptime.
@@ -215,3 +216,7 @@ func durationText(in herald.Incident) string {
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// eventsURL is an event stream's URL with the version the page shows, so the
+// server announces only what is newer.
+func eventsURL(path string, version int64) string { return path + "?v=" + strconv.FormatInt(version, 10) }

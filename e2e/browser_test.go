@@ -44,6 +44,7 @@ type pageState struct {
 	HXGet         string           `json:"hxGet"`
 	HXTrigger     string           `json:"hxTrigger"`
 	HXSwap        string           `json:"hxSwap"`
+	SSEConnect    string           `json:"sseConnect"`
 	Legend        []string         `json:"legend"`
 	HTMX          bool             `json:"htmx"` // htmx loaded and running
 }
@@ -78,6 +79,7 @@ const readPage = `(() => {
 	const visible = (el) => !!el && el.checkVisibility() && el.getBoundingClientRect().height > 0;
 	const banner = document.querySelector('[data-testid=banner]');
 	const main = document.getElementById('content');
+	const live = document.getElementById('live-status');
 	const updated = document.querySelector('[data-testid=updated] time');
 	return {
 		banner: text(banner),
@@ -103,9 +105,12 @@ const readPage = `(() => {
 		updatedISO: updated ? updated.getAttribute('datetime') : '',
 		mains: all('main').length,
 		headers: all('header.site').length,
-		hxGet: main ? main.getAttribute('hx-get') || '' : '',
-		hxTrigger: main ? main.getAttribute('hx-trigger') || '' : '',
-		hxSwap: main ? main.getAttribute('hx-swap') || '' : '',
+		// The refresh is wired on #live-status, which wraps #content and
+		// is never swapped, so no announcement is lost mid-refresh.
+		hxGet: live ? live.getAttribute('hx-get') || '' : '',
+		hxTrigger: live ? live.getAttribute('hx-trigger') || '' : '',
+		hxSwap: live ? (live.getAttribute('hx-target') || '') + ' ' + (live.getAttribute('hx-swap') || '') : '',
+		sseConnect: live ? live.getAttribute('sse-connect') || '' : '',
 		legend: all('.legend li').map(text),
 		htmx: typeof window.htmx === 'object',
 	};
@@ -213,8 +218,9 @@ func testStatusPage(t *testing.T, browser context.Context) {
 	}
 
 	// The refresh in place is wired on the content.
-	if s.HXGet != "/" || s.HXTrigger != "every 30s, sse:changed" || s.HXSwap != "outerHTML" {
-		t.Errorf("#content has hx-get=%q hx-trigger=%q hx-swap=%q, want /, every 30s, sse:changed, outerHTML", s.HXGet, s.HXTrigger, s.HXSwap)
+	if s.HXGet != "/" || s.HXTrigger != "sse:changed, every 30s" || s.HXSwap != "#content outerHTML" || !strings.HasPrefix(s.SSEConnect, "/events?v=") {
+		t.Errorf("#live-status has hx-get=%q hx-trigger=%q target+swap=%q sse-connect=%q, want /, sse:changed, every 30s, #content outerHTML, /events?v=N",
+			s.HXGet, s.HXTrigger, s.HXSwap, s.SSEConnect)
 	}
 }
 
@@ -415,8 +421,8 @@ func testLiveRefresh(t *testing.T, browser context.Context) {
 		t.Fatal(err)
 	}
 	before := readState(t, ctx)
-	if before.HXTrigger != "every 30s, sse:changed" {
-		t.Fatalf("#content has hx-trigger=%q, want every 30s, sse:changed: the page would not refresh itself", before.HXTrigger)
+	if before.HXTrigger != "sse:changed, every 30s" {
+		t.Fatalf("#live-status has hx-trigger=%q, want sse:changed, every 30s: the page would not refresh itself", before.HXTrigger)
 	}
 	origin, err := chromedp.Run(ctx, chromedp.Evaluate[float64]("window.__marker = 1; performance.timeOrigin"))
 	if err != nil {
@@ -469,8 +475,8 @@ func testLiveRefresh(t *testing.T, browser context.Context) {
 	if after.Mains != 1 || after.Headers != 1 {
 		t.Errorf("after the refresh the page has %d <main> and %d site headers, want 1 each (a fragment swapped in place)", after.Mains, after.Headers)
 	}
-	if after.HXTrigger != "every 30s, sse:changed" {
-		t.Errorf("after the refresh #content has hx-trigger=%q; it would stop refreshing", after.HXTrigger)
+	if after.HXTrigger != "sse:changed, every 30s" {
+		t.Errorf("after the refresh #live-status has hx-trigger=%q; it would stop refreshing", after.HXTrigger)
 	}
 	for _, c := range after.Components {
 		if c.Name == "Customer Portal" && !strings.HasSuffix(c.Status, "Degraded performance") {

@@ -111,11 +111,16 @@ func (s *Server) requirePerm(p herald.Permission) func(http.Handler) http.Handle
 // consoleFrame is what every console page shares.
 func (s *Server) consoleFrame(r *http.Request, title, nav string) components.Console {
 	c := components.Console{Site: s.site, JS: s.consoleJS, User: currentUser(r.Context()), Title: title, Nav: nav}
-	if s.sessions != nil {
+	// A background refresh (htmx) must not take the one-off message meant
+	// for the page the user is about to see.
+	if s.sessions != nil && r.Header.Get("HX-Request") != "true" {
 		c.Flash = s.sessions.PopString(r.Context(), "flash")
 	}
-	if p := s.public.Snapshot(); p != nil && s.now().Sub(p.BuiltAt) > 3*time.Minute {
-		c.Banner = "The database has not answered for a while: what you see may be out of date, and changes may fail."
+	if p := s.public.Snapshot(); p != nil {
+		c.Version = p.Version
+		if s.now().Sub(p.BuiltAt) > 3*time.Minute {
+			c.Banner = "The database has not answered for a while: what you see may be out of date, and changes may fail."
+		}
 	}
 	return c
 }

@@ -37,13 +37,14 @@ func (b *Broker) Publish(version int64) {
 	}
 }
 
-// Subscribe returns a channel that receives versions, primed with the
-// current one so a reconnecting browser catches up at once.
-func (b *Broker) Subscribe() (chan int64, func()) {
+// Subscribe returns a channel that receives versions newer than seen,
+// primed with the current one when it is newer, so a reconnecting browser
+// catches up at once and a fresh page does not refetch itself.
+func (b *Broker) Subscribe(seen int64) (chan int64, func()) {
 	ch := make(chan int64, 1)
 	b.mu.Lock()
 	b.subs[ch] = struct{}{}
-	if b.version > 0 {
+	if b.version > seen {
 		ch <- b.version
 	}
 	b.mu.Unlock()
@@ -83,7 +84,13 @@ func (b *Broker) ServeEvents(name string) http.HandlerFunc {
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprint(w, "retry: 2000\n\n")
 		rc.Flush() //nolint:errcheck
-		ch, cancel := b.Subscribe()
+		// The page says which version it shows (?v=); the browser's
+		// automatic reconnect repeats the URL and sends Last-Event-ID.
+		seen, _ := strconv.ParseInt(r.URL.Query().Get("v"), 10, 64)
+		if id, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64); err == nil && id > seen {
+			seen = id
+		}
+		ch, cancel := b.Subscribe(seen)
 		defer cancel()
 		t := time.NewTicker(sseHeartbeat)
 		defer t.Stop()

@@ -158,7 +158,8 @@ func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, comp
 		return maint[i].StartedAt.Before(maint[j].StartedAt)
 	})
 	view := components.StatusView{Site: b.Site, Status: herald.Overall(comps, incidents), Active: active,
-		Maintenance: maint, Target: b.Plan.Objectives.Availability, UpdatedAt: updatedAt, Days: herald.UptimeDays}
+		Maintenance: maint, Target: b.Plan.Objectives.Availability, UpdatedAt: updatedAt, Days: herald.UptimeDays,
+		Version: version}
 	for _, c := range comps {
 		s.components[c.ID] = c
 		var affecting []herald.Incident
