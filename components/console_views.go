@@ -113,7 +113,8 @@ type IncidentConsoleView struct {
 	DataLoss    *time.Duration
 	Composer    ComposerView
 	Now         time.Time
-	Stale       string // set when an edit lost a race
+	Audit       []herald.AuditEntry // the incident's audit trail, for roles that may read it
+	Stale       string              // set when an edit lost a race
 	Errors      map[string]string
 }
 
@@ -386,3 +387,12 @@ func filterSuffix(kind string) string {
 }
 
 func zoneName(s Site) string { return time.Now().In(s.Location).Format("MST") }
+
+func hasComponentErr(errs map[string]string, id string) bool {
+	for k := range errs {
+		if strings.HasPrefix(k, id+".") {
+			return true
+		}
+	}
+	return false
+}

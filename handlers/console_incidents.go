@@ -270,6 +270,12 @@ func (s *Server) incidentView(r *http.Request, compose *components.ComposerView)
 	if err != nil {
 		return components.IncidentConsoleView{}, err
 	}
+	var audit []herald.AuditEntry
+	if currentUser(ctx).Role.Can(herald.PermReadAudit) {
+		if audit, err = s.console.Audit(ctx, id, 200); err != nil {
+			return components.IncidentConsoleView{}, err
+		}
+	}
 	now := s.now()
 	var affected []herald.Component
 	for _, c := range comps {
@@ -284,7 +290,7 @@ func (s *Server) incidentView(r *http.Request, compose *components.ComposerView)
 	}
 	v := components.IncidentConsoleView{Console: s.consoleFrame(r, in.Name, "incidents"), Incident: in, Components: affected,
 		Assignments: assign, Users: users, Clocks: herald.Board(s.plan, in, told, now), Timeline: tl, Filter: kind,
-		Objectives: s.plan.Objectives, DataLoss: in.DataLoss, Now: now, Errors: map[string]string{}}
+		Objectives: s.plan.Objectives, DataLoss: in.DataLoss, Now: now, Errors: map[string]string{}, Audit: audit}
 	if compose == nil {
 		c := s.defaultComposer(in, comps, now)
 		compose = &c

@@ -137,7 +137,7 @@ func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) {
 	h["Content-Type"] = e.ContentType
 	h["Last-Modified"] = e.LastModified
 	h["Cache-Control"] = cacheControl
-	h["Vary"] = vary
+	h["Vary"] = e.vary
 	gz := acceptsGzip(r)
 	etag := e.ETag
 	if gz {

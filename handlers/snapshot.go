@@ -63,6 +63,7 @@ type Entry struct {
 	Status             int
 	etagRaw, gzETagRaw string
 	security           []header // per kind of document, see securityFor
+	vary               []string // only the page varies with HX-Request
 }
 
 type header struct {
@@ -79,13 +80,22 @@ var (
 		{"Referrer-Policy", referrer}}
 	// The API is read by other sites' status widgets, as Statuspage's is.
 	// A document that is never rendered as a page needs no sources at all.
+	// Nothing navigates from JSON or a feed, so they need no Referrer-Policy.
 	apiSecurity = []header{{"Content-Security-Policy", cspNone}, {"X-Content-Type-Options", nosniff},
-		{"Referrer-Policy", referrer}, {"Access-Control-Allow-Origin", anyOrigin}}
-	feedSecurity = []header{{"Content-Security-Policy", cspNone}, {"X-Content-Type-Options", nosniff},
-		{"Referrer-Policy", referrer}}
-	anyOrigin = []string{"*"}
-	cspNone   = []string{"default-src 'none'; object-src 'none'; frame-ancestors 'none'"}
+		{"Access-Control-Allow-Origin", anyOrigin}}
+	feedSecurity = []header{{"Content-Security-Policy", cspNone}, {"X-Content-Type-Options", nosniff}}
+	anyOrigin    = []string{"*"}
+	cspNone      = []string{"default-src 'none'; object-src 'none'; frame-ancestors 'none'"}
 )
+
+var varyEncoding = []string{"Accept-Encoding"}
+
+func varyFor(ctype string) []string {
+	if strings.HasPrefix(ctype, "text/html") {
+		return vary
+	}
+	return varyEncoding
+}
 
 func securityFor(ctype string) []header {
 	switch {
@@ -287,14 +297,24 @@ func renderEntry(c templ.Component, ctype string, lastMod time.Time, status int)
 	return newEntry(buf.Bytes(), ctype, lastMod, status), nil
 }
 
+// gzipWriters are reused across entries and rebuilds: a best-compression
+// writer holds over a megabyte of state, and a snapshot has a dozen entries.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
+	return w
+}}
+
 func newEntry(body []byte, ctype string, lastMod time.Time, status int) *Entry {
 	sum := sha256.Sum256(body)
 	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
 	var gz bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	w := gzipWriters.Get().(*gzip.Writer)
+	w.Reset(&gz)
 	w.Write(body) //nolint:errcheck // writes to memory
 	w.Close()
+	gzipWriters.Put(w)
 	e := &Entry{Body: body, Gzip: gz.Bytes(), ContentType: []string{ctype}, Status: status, security: securityFor(ctype),
+		vary:    varyFor(ctype),
 		etagRaw: `"` + tag + `"`, gzETagRaw: `"` + tag + `-gz"`,
 		LastModified: []string{lastMod.UTC().Format(http.TimeFormat)}}
 	e.ETag, e.GzipETag = []string{e.etagRaw}, []string{e.gzETagRaw}
