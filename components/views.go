@@ -219,4 +219,6 @@ func itoa(n int) string { return fmt.Sprint(n) }
 
 // eventsURL is an event stream's URL with the version the page shows, so the
 // server announces only what is newer.
-func eventsURL(path string, version int64) string { return path + "?v=" + strconv.FormatInt(version, 10) }
+func eventsURL(path string, version int64) string {
+	return path + "?v=" + strconv.FormatInt(version, 10)
+}
