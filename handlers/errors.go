@@ -42,11 +42,7 @@ func statusOf(err error) (int, string) {
 
 // trimPrefix drops the "store: " style prefixes meant for logs.
 func trimPrefix(err error) string {
-	s := err.Error()
-	for _, p := range []string{"store: "} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return s
+	return strings.TrimPrefix(err.Error(), "store: ")
 }
 
 // errorFields lists field problems for a JSON error body.

@@ -110,23 +110,12 @@ type Incident struct {
 }
 
 // Maintenance is Statuspage's scheduled maintenance object: an incident
-// with its window.
+// with its window. The embedded incident's fields come first in the JSON,
+// in the same order, as Statuspage writes them.
 type Maintenance struct {
-	ID              string           `json:"id"`
-	Name            string           `json:"name"`
-	Status          string           `json:"status"`
-	CreatedAt       Time             `json:"created_at"`
-	UpdatedAt       *Time            `json:"updated_at"`
-	MonitoringAt    *Time            `json:"monitoring_at"`
-	ResolvedAt      *Time            `json:"resolved_at"`
-	Impact          string           `json:"impact"`
-	Shortlink       string           `json:"shortlink"`
-	StartedAt       Time             `json:"started_at"`
-	PageID          string           `json:"page_id"`
-	IncidentUpdates []IncidentUpdate `json:"incident_updates"`
-	Components      []Component      `json:"components"`
-	ScheduledFor    Time             `json:"scheduled_for"`
-	ScheduledUntil  Time             `json:"scheduled_until"`
+	Incident
+	ScheduledFor   Time `json:"scheduled_for"`
+	ScheduledUntil Time `json:"scheduled_until"`
 }
 
 // Summary is /api/v2/summary.json.
@@ -280,10 +269,8 @@ func (b *builder) incident(i herald.Incident) Incident {
 }
 
 func (b *builder) maintenance(i herald.Incident) Maintenance {
-	x := b.incident(i)
-	m := Maintenance{ID: x.ID, Name: x.Name, Status: x.Status, CreatedAt: x.CreatedAt, UpdatedAt: x.UpdatedAt,
-		MonitoringAt: x.MonitoringAt, ResolvedAt: x.ResolvedAt, Impact: "maintenance", Shortlink: x.Shortlink,
-		StartedAt: x.StartedAt, PageID: x.PageID, IncidentUpdates: x.IncidentUpdates, Components: x.Components}
+	m := Maintenance{Incident: b.incident(i)}
+	m.Impact = "maintenance"
 	if i.ScheduledFor != nil {
 		m.ScheduledFor = b.t(*i.ScheduledFor)
 	}

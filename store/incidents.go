@@ -170,7 +170,6 @@ func (s *Store) Declare(ctx context.Context, d herald.Declaration, actor string)
 // declare stores a declaration; extra runs in the same transaction (the
 // console adds the commander's seat and what each audience was told).
 func (s *Store) declare(ctx context.Context, d herald.Declaration, actor string, extra func(tx *sql.Tx, in *herald.Incident, now time.Time) error) (herald.Incident, error) {
-	now := s.Now()
 	if d.Kind == herald.KindMaintenance {
 		d.ScheduledFor = d.ScheduledFor.UTC().Truncate(time.Microsecond)
 		d.ScheduledUntil = d.ScheduledUntil.UTC().Truncate(time.Microsecond)
@@ -178,6 +177,9 @@ func (s *Store) declare(ctx context.Context, d herald.Declaration, actor string,
 	var out herald.Incident
 	err := s.transact(ctx, true, func(tx *sql.Tx) error {
 		comps, err := s.componentMap(ctx, tx)
+		// The clock is read once the components are locked, so concurrent
+		// declarations are dated in the order they are stored.
+		now := s.Now()
 		if err != nil {
 			return err
 		}
