@@ -24,6 +24,7 @@ type Incident struct {
 	Impact           Impact
 	ComponentIDs     []string // affected components, in the order first named
 	NotifyRegulators bool
+	RegulatorsAt     *time.Time // when the regulator flag was set; nil: at declaration
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	StartedAt        time.Time

@@ -13,6 +13,7 @@ type Plan struct {
 	Page       Page
 	Objectives Objectives
 	Components []ComponentSpec
+	Groups     []GroupSpec // component groups, as Statuspage's; optional
 	Audiences  []Audience
 	Failover   Failover
 	Templates  []Template // the composer's starting texts; DefaultTemplates when empty
@@ -36,6 +37,16 @@ type Objectives struct {
 // ComponentSpec is a component as configured; its key stays stable when its
 // name changes.
 type ComponentSpec struct {
+	Key         string
+	Name        string
+	Description string
+	Group       string // the key of its group in Plan.Groups; empty when it stands alone
+}
+
+// GroupSpec is a component group as configured: a heading on the public page
+// whose status is the worst of its components'. A group holds components,
+// never other groups, as on Statuspage.
+type GroupSpec struct {
 	Key         string
 	Name        string
 	Description string
@@ -96,6 +107,12 @@ type Audience struct {
 	Cadence     Cadence
 	Conditional bool   // only when the incident says so (regulators: "if required")
 	Description string // e.g. "Slack #incident-response"
+
+	Recipients     Recipients
+	ReminderPolicy ReminderPolicy
+	OnDue          DueAction                 // what happens at due when nothing was sent; DueRemind when empty
+	ByImpact       map[Impact]ImpactOverride // per-impact changes, e.g. minor: off
+	Regulatory     *RegulatoryClock          // DORA-style steps instead of a single deadline
 }
 
 // Failover is the catalogue of recovery procedures.
@@ -174,11 +191,32 @@ func (p Plan) Validate() error {
 		errs.Add("components", "must list at least one component")
 	}
 	keys := map[string]bool{}
+	groups := map[string]bool{}
+	for i, g := range p.Groups {
+		f := fmt.Sprintf("groups[%d]", i)
+		checkKey(&errs, f+".key", g.Key, keys)
+		groups[g.Key] = true
+		if g.Name == "" {
+			errs.Add(f+".name", "must not be empty")
+		}
+	}
+	used := map[string]bool{}
 	for i, c := range p.Components {
 		f := fmt.Sprintf("components[%d]", i)
 		checkKey(&errs, f+".key", c.Key, keys)
 		if c.Name == "" {
 			errs.Add(f+".name", "must not be empty")
+		}
+		if c.Group != "" {
+			if !groups[c.Group] {
+				errs.Add(f+".group", fmt.Sprintf("%q is not a key listed under groups", c.Group))
+			}
+			used[c.Group] = true
+		}
+	}
+	for i, g := range p.Groups {
+		if groups[g.Key] && !used[g.Key] {
+			errs.Add(fmt.Sprintf("groups[%d]", i), fmt.Sprintf("group %q has no components (set group: %s on at least one)", g.Key, g.Key))
 		}
 	}
 	akeys := map[string]bool{}
@@ -209,6 +247,7 @@ func (p Plan) Validate() error {
 		default:
 			errs.Add(f+".cadence", fmt.Sprintf("%q is not one of real_time, every <duration>, within <duration>", a.Cadence.Kind))
 		}
+		checkAudienceDelivery(&errs, f, a)
 	}
 	seenT := map[Status]bool{}
 	for i, t := range p.Templates {
@@ -286,4 +325,114 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d min", d/time.Minute)
 	}
 	return d.String()
+}
+
+var (
+	emailPattern = regexp.MustCompile(`^[^@\s<>,;"]+@[^@\s<>,;"]+\.[^@\s<>,;"]+$`)
+	phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+)
+
+// checkAudienceDelivery validates an audience's recipients, reminders, action
+// at due, impact overrides and regulatory clock.
+func checkAudienceDelivery(errs *ValidationErrors, f string, a Audience) {
+	has := func(c Channel) bool {
+		for _, ch := range a.Channels {
+			if ch == c {
+				return true
+			}
+		}
+		return false
+	}
+	r := a.Recipients
+	if r.SlackChannel != "" && !has(ChannelSlack) {
+		errs.Add(f+".recipients.slack_channel", "is set but slack is not among the audience's channels")
+	}
+	for j, e := range r.Emails {
+		if !emailPattern.MatchString(e) {
+			errs.Add(fmt.Sprintf("%s.recipients.emails[%d]", f, j), fmt.Sprintf("%q is not an email address", e))
+		}
+	}
+	for j, p := range r.Phones {
+		if !phonePattern.MatchString(p) {
+			errs.Add(fmt.Sprintf("%s.recipients.phones[%d]", f, j), fmt.Sprintf("%q is not an E.164 number such as +27821234567", p))
+		}
+	}
+	for j, c := range r.Contacts {
+		cf := fmt.Sprintf("%s.recipients.contacts[%d]", f, j)
+		if c.Name == "" {
+			errs.Add(cf+".name", "must not be empty")
+		}
+		if c.Email == "" && c.Phone == "" {
+			errs.Add(cf, "needs an email or a phone")
+		}
+		if c.Email != "" && !emailPattern.MatchString(c.Email) {
+			errs.Add(cf+".email", fmt.Sprintf("%q is not an email address", c.Email))
+		}
+		if c.Phone != "" && !phonePattern.MatchString(c.Phone) {
+			errs.Add(cf+".phone", fmt.Sprintf("%q is not an E.164 number such as +27821234567", c.Phone))
+		}
+	}
+	p := a.ReminderPolicy
+	for j, d := range p.Before {
+		if d <= 0 {
+			errs.Add(fmt.Sprintf("%s.reminders.before[%d]", f, j), "must be a positive duration such as 5m")
+		}
+		if (a.Cadence.Kind == Every || a.Cadence.Kind == Deadline) && d >= a.Cadence.Interval && a.Regulatory == nil {
+			errs.Add(fmt.Sprintf("%s.reminders.before[%d]", f, j), fmt.Sprintf("%s is not shorter than the cadence (%s)", d, a.Cadence.Interval))
+		}
+	}
+	if p.Every < 0 {
+		errs.Add(f+".reminders.every", "must not be negative")
+	}
+	if p.EscalateAfter < 0 {
+		errs.Add(f+".reminders.escalate_after", "must not be negative")
+	}
+	for j, w := range p.Whom {
+		if _, err := ParseIncidentRole(string(w)); err != nil {
+			errs.Add(fmt.Sprintf("%s.reminders.whom[%d]", f, j), err.(*ValidationError).Problem)
+		}
+	}
+	for j, ch := range p.Channels {
+		if ch != ChannelSlack && ch != ChannelSMS && ch != ChannelEmail {
+			errs.Add(fmt.Sprintf("%s.reminders.channels[%d]", f, j), fmt.Sprintf("%q cannot carry reminders: use slack, sms or email", ch))
+		}
+	}
+	switch a.OnDue {
+	case "", DueEscalate, DueRemind:
+	case DueHolding:
+		if !has(ChannelEmail) && !has(ChannelSMS) && !has(ChannelSlack) {
+			errs.Add(f+".on_due", "holding_update needs an email, sms or slack channel to send it through")
+		}
+		if has(ChannelStatusPage) {
+			errs.Add(f+".on_due", "the public page never gets automatic text: use escalate or remind")
+		}
+	default:
+		errs.Add(f+".on_due", invalid("action", string(a.OnDue), DueActions).(*ValidationError).Problem)
+	}
+	for imp, o := range a.ByImpact {
+		of := fmt.Sprintf("%s.by_impact.%s", f, imp)
+		if _, err := ParseImpact(string(imp)); err != nil {
+			errs.Add(of, err.(*ValidationError).Problem)
+		}
+		if o.Off && o.Cadence != nil {
+			errs.Add(of, "is both off and given a cadence; pick one")
+		}
+		if o.Cadence != nil && (o.Cadence.Kind == Every || o.Cadence.Kind == Deadline) && o.Cadence.Interval <= 0 {
+			errs.Add(of+".cadence", "needs a positive interval")
+		}
+	}
+	if rc := a.Regulatory; rc != nil {
+		if rc.AfterClassification <= 0 {
+			errs.Add(f+".regulatory.initial_after_classification", "must be a positive duration such as 4h")
+		}
+		if rc.AfterAwareness < 0 {
+			errs.Add(f+".regulatory.initial_after_awareness", "must not be negative")
+		}
+		if rc.Intermediate <= 0 {
+			errs.Add(f+".regulatory.intermediate_after_initial", "must be a positive duration such as 72h")
+		}
+		if rc.Final < 0 {
+			errs.Add(f+".regulatory.final_after_intermediate", "must not be negative")
+		}
+	}
 }

@@ -32,9 +32,21 @@ func validPlan() Plan {
 	}
 }
 
+// withGroup puts the first component of validPlan in a group "lending".
+func withGroup(p *Plan) {
+	p.Groups = []GroupSpec{{Key: "lending", Name: "Lending", Description: "Everything a borrower touches."}}
+	p.Components[0].Group = "lending"
+}
+
 func TestPlanValidate(t *testing.T) {
 	if err := validPlan().Validate(); err != nil {
 		t.Fatalf("valid plan: %v", err)
+	}
+	grouped := validPlan()
+	withGroup(&grouped)
+	grouped.Components[1].Group = "lending"
+	if err := grouped.Validate(); err != nil {
+		t.Fatalf("valid plan with a group: %v", err)
 	}
 	tests := []struct {
 		name   string
@@ -55,6 +67,23 @@ func TestPlanValidate(t *testing.T) {
 		{"component empty key", func(p *Plan) { p.Components[0].Key = "" }, "components[0].key", "must be lower-case"},
 		{"component duplicate key", func(p *Plan) { p.Components[1].Key = "api-platform" }, "components[1].key", `"api-platform" is used twice`},
 		{"component name", func(p *Plan) { p.Components[1].Name = "" }, "components[1].name", "must not be empty"},
+		{"component in an unknown group", func(p *Plan) { p.Components[1].Group = "nope" }, "components[1].group",
+			`"nope" is not a key listed under groups`},
+		{"group without components", func(p *Plan) { p.Groups = []GroupSpec{{Key: "lending", Name: "Lending"}} }, "groups[0]",
+			`group "lending" has no components`},
+		{"group key", func(p *Plan) {
+			p.Groups = []GroupSpec{{Key: "Lending Group", Name: "Lending"}}
+			p.Components[0].Group = "Lending Group"
+		}, "groups[0].key", `"Lending Group" must be lower-case`},
+		{"group duplicate key", func(p *Plan) {
+			withGroup(p)
+			p.Groups = append(p.Groups, GroupSpec{Key: "lending", Name: "Lending again"})
+		}, "groups[1].key", `"lending" is used twice`},
+		{"group key taken by a component", func(p *Plan) {
+			p.Groups = []GroupSpec{{Key: "customer-portal", Name: "Portal"}}
+			p.Components[0].Group = "customer-portal"
+		}, "components[1].key", `"customer-portal" is used twice`},
+		{"group name", func(p *Plan) { withGroup(p); p.Groups[0].Name = "" }, "groups[0].name", "must not be empty"},
 		{"audience key", func(p *Plan) { p.Audiences[2].Key = "engineering" }, "audiences[2].key", "used twice"},
 		{"audience name", func(p *Plan) { p.Audiences[0].Name = "" }, "audiences[0].name", "must not be empty"},
 		{"audience channels", func(p *Plan) { p.Audiences[0].Channels = nil }, "audiences[0].channels", "at least one channel"},

@@ -7,9 +7,12 @@
 package comms
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kredete/herald"
 )
 
 // TemporaryError is a failure worth retrying: a rate limit (with the
@@ -42,4 +45,24 @@ func Retryable(err error) (bool, time.Duration) {
 type Receipt struct {
 	ProviderID string // Slack ts, Twilio SID, SMTP Message-ID
 	Channel    string // Slack channel id, when the vendor resolves it
+}
+
+// Message is one delivery with what a channel needs to render it: the
+// incident as it stands, its components and its commander.
+type Message struct {
+	Delivery   herald.Delivery
+	Incident   herald.Incident
+	Components map[string]herald.Component
+	Commander  string // display name, "" when unassigned
+	// ThreadChannel and ThreadTS locate the incident's Slack thread for a
+	// reply or an edit of its parent.
+	ThreadChannel string
+	ThreadTS      string
+}
+
+// Channel sends deliveries through one vendor. Each adapter package
+// implements it; the engine sends through it and never sees the vendor.
+// Deliver returns a *TemporaryError for a failure worth retrying.
+type Channel interface {
+	Deliver(ctx context.Context, m Message) (Receipt, error)
 }

@@ -136,7 +136,33 @@ type AuditView struct {
 type ComponentsView struct {
 	Console    Console
 	Components []herald.Component
-	Errors     map[string]string
+	Groups     []GroupRow
+	Errors     map[string]string // keyed "<component id>.<field>", "<group id>.<field>" or "new-group.<field>"
+	NewGroup   GroupForm         // what was typed into the new group form
+}
+
+// GroupRow is one group on the components page with its members.
+type GroupRow struct {
+	Group   herald.ComponentGroup
+	Members []herald.Component
+}
+
+// Status is the worst of the members' statuses.
+func (g GroupRow) Status() herald.ComponentStatus { return herald.WorstStatus(g.Members) }
+
+// GroupForm holds the new group form's fields.
+type GroupForm struct {
+	Name, Description, Position string
+}
+
+// groupName names a component's group, or "" when it has none.
+func (v ComponentsView) groupName(id string) string {
+	for _, g := range v.Groups {
+		if g.Group.ID == id {
+			return g.Group.Name
+		}
+	}
+	return ""
 }
 
 // MaintenanceForm holds what was typed into the maintenance form.

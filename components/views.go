@@ -31,7 +31,8 @@ type Site struct {
 type StatusView struct {
 	Site        Site
 	Status      herald.PageStatus
-	Components  []ComponentView
+	Components  []ComponentView   // every component, in display order
+	Items       []ItemView        // the rows: stand-alone components and groups
 	Active      []herald.Incident // open incidents, newest first
 	Maintenance []herald.Incident // in progress first, then upcoming soonest first
 	Target      float64           // availability objective, e.g. 0.9999
@@ -44,6 +45,14 @@ type StatusView struct {
 type ComponentView struct {
 	Component herald.Component
 	Uptime    herald.Uptime
+}
+
+// ItemView is one row of the component list: a component on its own, or a
+// group with its members.
+type ItemView struct {
+	Group   *herald.ComponentGroup // nil for a stand-alone component
+	Status  herald.ComponentStatus // the group's: the worst of its members'
+	Members []ComponentView        // the one component, or the group's members
 }
 
 // IncidentView is one incident's page.

@@ -50,6 +50,18 @@ type Config struct {
 	AdminEmail    string        // HERALD_ADMIN_EMAIL: first admin, created when there are no users
 	AdminPassword Secret        // HERALD_ADMIN_PASSWORD or HERALD_ADMIN_PASSWORD_FILE
 	CookieSecure  bool          // HERALD_COOKIE_SECURE: default true unless serving on loopback
+
+	// The cadence engine and its channels. A channel left unset is off:
+	// its deliveries fail with that reason, shown in the console.
+	Engine           bool   // HERALD_ENGINE: send deliveries and keep the clocks (default true)
+	PublicURL        string // HERALD_PUBLIC_URL: Herald's own base URL, for links and Twilio's callback
+	SlackToken       Secret // HERALD_SLACK_TOKEN or HERALD_SLACK_TOKEN_FILE: a bot token (xoxb-…)
+	SlackAPIURL      string // HERALD_SLACK_API_URL: Slack's Web API base, for tests and proxies
+	SMTPURL          Secret // HERALD_SMTP_URL or HERALD_SMTP_URL_FILE: smtp://user:pass@host:587?from=…
+	TwilioAccountSID string // HERALD_TWILIO_ACCOUNT_SID
+	TwilioAuthToken  Secret // HERALD_TWILIO_AUTH_TOKEN or HERALD_TWILIO_AUTH_TOKEN_FILE
+	TwilioFrom       string // HERALD_TWILIO_FROM: the sender number or Messaging Service SID
+	TwilioAPIURL     string // HERALD_TWILIO_API_URL: Twilio's API base, for tests and proxies
 }
 
 // DefaultDatabaseURL is an SQLite file in the working directory, so the first
@@ -113,6 +125,32 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.AdminToken = tok
 	if tok != "" && len(tok) < 16 {
 		problems = append(problems, "HERALD_ADMIN_TOKEN: must be at least 16 characters")
+	}
+	c.Engine = true
+	if v := getenv("HERALD_ENGINE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("HERALD_ENGINE: %q is not true or false", v))
+		}
+		c.Engine = b
+	}
+	c.PublicURL = strings.TrimRight(getenv("HERALD_PUBLIC_URL"), "/")
+	c.SlackAPIURL = getenv("HERALD_SLACK_API_URL")
+	c.TwilioAccountSID = getenv("HERALD_TWILIO_ACCOUNT_SID")
+	c.TwilioFrom = getenv("HERALD_TWILIO_FROM")
+	c.TwilioAPIURL = getenv("HERALD_TWILIO_API_URL")
+	for _, sec := range []struct {
+		name string
+		dst  *Secret
+	}{{"HERALD_SLACK_TOKEN", &c.SlackToken}, {"HERALD_SMTP_URL", &c.SMTPURL}, {"HERALD_TWILIO_AUTH_TOKEN", &c.TwilioAuthToken}} {
+		v, err := secret(getenv, sec.name)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		*sec.dst = v
+	}
+	if (c.TwilioAccountSID == "") != (c.TwilioAuthToken == "") || (c.TwilioAccountSID != "" && c.TwilioFrom == "") {
+		problems = append(problems, "HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM go together: set all three or none")
 	}
 	if _, _, err := SplitDatabaseURL(c.DatabaseURL); err != nil {
 		problems = append(problems, "HERALD_DATABASE_URL: "+err.Error())

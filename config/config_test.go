@@ -32,6 +32,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		LogFormat:    "text",
 		LogLevel:     slog.LevelInfo,
 		PollInterval: 2 * time.Second,
+		Engine:       true,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -40,32 +41,50 @@ func TestFromEnvDefaults(t *testing.T) {
 
 func TestFromEnv(t *testing.T) {
 	c, err := config.FromEnv(env(map[string]string{
-		"HERALD_ADDR":           ":9090",
-		"HERALD_DATABASE_URL":   "postgres://herald:pw@db:5432/herald?sslmode=require",
-		"HERALD_CONFIG":         "/etc/herald/plan.yaml",
-		"HERALD_AUTO_MIGRATE":   "false",
-		"HERALD_ADMIN_TOKEN":    "0123456789abcdef0123",
-		"HERALD_LOG_FORMAT":     "json",
-		"HERALD_LOG_LEVEL":      "debug",
-		"HERALD_POLL_INTERVAL":  "500ms",
-		"HERALD_ADMIN_EMAIL":    " ops@kredete.com ",
-		"HERALD_ADMIN_PASSWORD": "a long first password",
+		"HERALD_ADDR":               ":9090",
+		"HERALD_DATABASE_URL":       "postgres://herald:pw@db:5432/herald?sslmode=require",
+		"HERALD_CONFIG":             "/etc/herald/plan.yaml",
+		"HERALD_AUTO_MIGRATE":       "false",
+		"HERALD_ADMIN_TOKEN":        "0123456789abcdef0123",
+		"HERALD_LOG_FORMAT":         "json",
+		"HERALD_LOG_LEVEL":          "debug",
+		"HERALD_POLL_INTERVAL":      "500ms",
+		"HERALD_ADMIN_EMAIL":        " ops@kredete.com ",
+		"HERALD_ADMIN_PASSWORD":     "a long first password",
+		"HERALD_ENGINE":             "false",
+		"HERALD_PUBLIC_URL":         "https://herald.kredete.com/",
+		"HERALD_SLACK_TOKEN":        "xoxb-secret",
+		"HERALD_SLACK_API_URL":      "http://127.0.0.1:9/api/",
+		"HERALD_SMTP_URL":           "smtp://u:p@mail:587?from=herald@kredete.com",
+		"HERALD_TWILIO_ACCOUNT_SID": "AC123",
+		"HERALD_TWILIO_AUTH_TOKEN":  "twilio-secret",
+		"HERALD_TWILIO_FROM":        "+15005550006",
+		"HERALD_TWILIO_API_URL":     "http://127.0.0.1:9",
 	}))
 	if err != nil {
 		t.Fatalf("FromEnv: %v", err)
 	}
 	want := config.Config{
-		Addr:          ":9090",
-		DatabaseURL:   "postgres://herald:pw@db:5432/herald?sslmode=require",
-		ConfigFile:    "/etc/herald/plan.yaml",
-		AutoMigrate:   false,
-		AdminToken:    "0123456789abcdef0123",
-		LogFormat:     "json",
-		LogLevel:      slog.LevelDebug,
-		PollInterval:  500 * time.Millisecond,
-		AdminEmail:    "ops@kredete.com",
-		AdminPassword: "a long first password",
-		CookieSecure:  true, // not served on loopback
+		Addr:             ":9090",
+		DatabaseURL:      "postgres://herald:pw@db:5432/herald?sslmode=require",
+		ConfigFile:       "/etc/herald/plan.yaml",
+		AutoMigrate:      false,
+		AdminToken:       "0123456789abcdef0123",
+		LogFormat:        "json",
+		LogLevel:         slog.LevelDebug,
+		PollInterval:     500 * time.Millisecond,
+		AdminEmail:       "ops@kredete.com",
+		AdminPassword:    "a long first password",
+		CookieSecure:     true, // not served on loopback
+		Engine:           false,
+		PublicURL:        "https://herald.kredete.com",
+		SlackToken:       "xoxb-secret",
+		SlackAPIURL:      "http://127.0.0.1:9/api/",
+		SMTPURL:          "smtp://u:p@mail:587?from=herald@kredete.com",
+		TwilioAccountSID: "AC123",
+		TwilioAuthToken:  "twilio-secret",
+		TwilioFrom:       "+15005550006",
+		TwilioAPIURL:     "http://127.0.0.1:9",
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -225,7 +225,13 @@ type file struct {
 		Key         string `yaml:"key"`
 		Name        string `yaml:"name"`
 		Description string `yaml:"description"`
+		Group       string `yaml:"group"`
 	} `yaml:"components"`
+	Groups []struct {
+		Key         string `yaml:"key"`
+		Name        string `yaml:"name"`
+		Description string `yaml:"description"`
+	} `yaml:"groups"`
 	Audiences []struct {
 		Key         string   `yaml:"key"`
 		Name        string   `yaml:"name"`
@@ -233,6 +239,31 @@ type file struct {
 		Description string   `yaml:"description"`
 		Cadence     cadence  `yaml:"cadence"`
 		Conditional bool     `yaml:"conditional"`
+		Recipients  struct {
+			SlackChannel string   `yaml:"slack_channel"`
+			Emails       []string `yaml:"emails"`
+			Phones       []string `yaml:"phones"`
+			Contacts     []struct {
+				Name  string `yaml:"name"`
+				Email string `yaml:"email"`
+				Phone string `yaml:"phone"`
+			} `yaml:"contacts"`
+		} `yaml:"recipients"`
+		Reminders struct {
+			Before        []duration `yaml:"before"`
+			Every         duration   `yaml:"every"`
+			Whom          []string   `yaml:"whom"`
+			EscalateAfter duration   `yaml:"escalate_after"`
+			Channels      []string   `yaml:"channels"`
+		} `yaml:"reminders"`
+		OnDue      string                    `yaml:"on_due"`
+		ByImpact   map[string]impactOverride `yaml:"by_impact"`
+		Regulatory *struct {
+			AfterClassification duration `yaml:"initial_after_classification"`
+			AfterAwareness      duration `yaml:"initial_after_awareness"`
+			Intermediate        duration `yaml:"intermediate_after_initial"`
+			Final               duration `yaml:"final_after_intermediate"`
+		} `yaml:"regulatory"`
 	} `yaml:"audiences"`
 	Templates []struct {
 		Status string `yaml:"status"`
@@ -299,15 +330,47 @@ func (f *file) plan() herald.Plan {
 		p.Page.ID = "herald"
 	}
 	for _, c := range f.Components {
-		p.Components = append(p.Components, herald.ComponentSpec{Key: c.Key, Name: c.Name, Description: c.Description})
+		p.Components = append(p.Components, herald.ComponentSpec{Key: c.Key, Name: c.Name, Description: c.Description, Group: c.Group})
+	}
+	for _, g := range f.Groups {
+		p.Groups = append(p.Groups, herald.GroupSpec{Key: g.Key, Name: g.Name, Description: g.Description})
 	}
 	for _, a := range f.Audiences {
 		chs := make([]herald.Channel, len(a.Channels))
 		for i, c := range a.Channels {
 			chs[i] = herald.Channel(c)
 		}
-		p.Audiences = append(p.Audiences, herald.Audience{Key: a.Key, Name: a.Name, Channels: chs,
-			Cadence: herald.Cadence(a.Cadence), Conditional: a.Conditional, Description: a.Description})
+		au := herald.Audience{Key: a.Key, Name: a.Name, Channels: chs,
+			Cadence: herald.Cadence(a.Cadence), Conditional: a.Conditional, Description: a.Description,
+			OnDue: herald.DueAction(a.OnDue)}
+		au.Recipients = herald.Recipients{SlackChannel: a.Recipients.SlackChannel, Emails: a.Recipients.Emails,
+			Phones: a.Recipients.Phones}
+		for _, c := range a.Recipients.Contacts {
+			au.Recipients.Contacts = append(au.Recipients.Contacts, herald.Contact{Name: c.Name, Email: c.Email, Phone: c.Phone})
+		}
+		rp := a.Reminders
+		au.ReminderPolicy = herald.ReminderPolicy{Every: time.Duration(rp.Every), EscalateAfter: time.Duration(rp.EscalateAfter)}
+		for _, d := range rp.Before {
+			au.ReminderPolicy.Before = append(au.ReminderPolicy.Before, time.Duration(d))
+		}
+		for _, w := range rp.Whom {
+			au.ReminderPolicy.Whom = append(au.ReminderPolicy.Whom, herald.IncidentRole(w))
+		}
+		for _, c := range rp.Channels {
+			au.ReminderPolicy.Channels = append(au.ReminderPolicy.Channels, herald.Channel(c))
+		}
+		if len(a.ByImpact) > 0 {
+			au.ByImpact = map[herald.Impact]herald.ImpactOverride{}
+			for imp, o := range a.ByImpact {
+				au.ByImpact[herald.Impact(imp)] = herald.ImpactOverride(o)
+			}
+		}
+		if r := a.Regulatory; r != nil {
+			au.Regulatory = &herald.RegulatoryClock{AfterClassification: time.Duration(r.AfterClassification),
+				AfterAwareness: time.Duration(r.AfterAwareness), Intermediate: time.Duration(r.Intermediate),
+				Final: time.Duration(r.Final)}
+		}
+		p.Audiences = append(p.Audiences, au)
 	}
 	for _, t := range f.Templates {
 		p.Templates = append(p.Templates, herald.Template{Status: herald.Status(t.Status), Body: strings.TrimSpace(t.Body)})
@@ -384,6 +447,24 @@ func (c *cadence) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	return bad
+}
+
+// impactOverride reads a by_impact value: "off", or a cadence such as
+// "every 60m".
+type impactOverride herald.ImpactOverride
+
+func (o *impactOverride) UnmarshalYAML(n *yaml.Node) error {
+	if v := strings.TrimSpace(n.Value); v == "off" || v == "none" || v == "false" {
+		*o = impactOverride{Off: true}
+		return nil
+	}
+	var c cadence
+	if err := c.UnmarshalYAML(n); err != nil {
+		return badValue(n, "%q is neither off nor a cadence (real_time, every <duration>, within <duration>)", n.Value)
+	}
+	hc := herald.Cadence(c)
+	*o = impactOverride{Cadence: &hc}
+	return nil
 }
 
 type window struct{ from, to time.Duration }

@@ -51,13 +51,29 @@ func TestDefaultPlan(t *testing.T) {
 	t.Run("audiences", func(t *testing.T) {
 		want := []herald.Audience{
 			{Key: "engineering", Name: "Engineering Team", Channels: []herald.Channel{herald.ChannelSlack},
-				Cadence: herald.Cadence{Kind: herald.RealTime}, Description: "Slack #incident-response"},
+				Cadence: herald.Cadence{Kind: herald.RealTime}, Description: "Slack #incident-response",
+				Recipients: herald.Recipients{SlackChannel: "#incident-response"}},
 			{Key: "executives", Name: "Executive Team", Channels: []herald.Channel{herald.ChannelEmail, herald.ChannelSMS},
-				Cadence: herald.Cadence{Kind: herald.Every, Interval: 30 * time.Minute}, Description: "Email + SMS"},
+				Cadence: herald.Cadence{Kind: herald.Every, Interval: 30 * time.Minute}, Description: "Email + SMS",
+				Recipients: herald.Recipients{Emails: []string{"executives@kredete.example"}},
+				ReminderPolicy: herald.ReminderPolicy{Before: []time.Duration{5 * time.Minute},
+					Whom: []herald.IncidentRole{herald.SeatCommander, herald.SeatDeputy}, Channels: []herald.Channel{herald.ChannelSlack, herald.ChannelSMS}},
+				OnDue:    herald.DueHolding,
+				ByImpact: map[herald.Impact]herald.ImpactOverride{herald.ImpactMinor: {Off: true}, herald.ImpactNone: {Off: true}}},
 			{Key: "public", Name: "Partners and clients", Channels: []herald.Channel{herald.ChannelStatusPage},
-				Cadence: herald.Cadence{Kind: herald.Every, Interval: 15 * time.Minute}, Description: "Status page (status.kredete.com)"},
+				Cadence: herald.Cadence{Kind: herald.Every, Interval: 15 * time.Minute}, Description: "Status page (status.kredete.com)",
+				ReminderPolicy: herald.ReminderPolicy{Before: []time.Duration{5 * time.Minute}, Every: 5 * time.Minute,
+					Whom:          []herald.IncidentRole{herald.SeatCommander, herald.SeatDeputy, herald.SeatCommsLead},
+					EscalateAfter: 5 * time.Minute, Channels: []herald.Channel{herald.ChannelSlack, herald.ChannelSMS}},
+				OnDue: herald.DueEscalate},
 			{Key: "regulators", Name: "Regulators", Channels: []herald.Channel{herald.ChannelPhone},
-				Cadence: herald.Cadence{Kind: herald.Deadline, Interval: 4 * time.Hour}, Conditional: true, Description: "Direct call (if required)"},
+				Cadence: herald.Cadence{Kind: herald.Deadline, Interval: 4 * time.Hour}, Conditional: true, Description: "Direct call (if required)",
+				Recipients: herald.Recipients{Contacts: []herald.Contact{{Name: "Compliance desk", Email: "compliance@kredete.example"}}},
+				ReminderPolicy: herald.ReminderPolicy{Before: []time.Duration{time.Hour, 30 * time.Minute}, Every: 15 * time.Minute,
+					Whom: []herald.IncidentRole{herald.SeatCommander}, Channels: []herald.Channel{herald.ChannelSlack, herald.ChannelSMS, herald.ChannelEmail}},
+				OnDue: herald.DueRemind,
+				Regulatory: &herald.RegulatoryClock{AfterClassification: 4 * time.Hour, AfterAwareness: 24 * time.Hour,
+					Intermediate: 72 * time.Hour, Final: 720 * time.Hour}},
 		}
 		if diff := cmp.Diff(want, p.Audiences); diff != "" {
 			t.Errorf("audiences (-want +got):\n%s", diff)
@@ -265,6 +281,27 @@ func TestParsePlan(t *testing.T) {
 			want: []string{"line 11", "components[1].key", `"api" is used twice`}, invalid: true,
 		},
 		{
+			name: "unknown group",
+			old:  "    name: API\n", new: "    name: API\n    group: nope\n",
+			want: []string{"line 11", "components[0].group", `"nope" is not a key listed under groups`}, invalid: true,
+		},
+		{
+			name: "group without components",
+			old:  "components:\n", new: "groups:\n  - key: lending\n    name: Lending\ncomponents:\n",
+			want: []string{"line 9", "groups[0]", `group "lending" has no components`}, invalid: true,
+		},
+		{
+			name: "group without a name",
+			old:  "components:\n  - key: api\n    name: API\n",
+			new:  "groups:\n  - key: lending\ncomponents:\n  - key: api\n    name: API\n    group: lending\n",
+			want: []string{"line 9", "groups[0].name", "must not be empty"}, invalid: true,
+		},
+		{
+			name: "unknown group field",
+			old:  "components:\n", new: "groups:\n  - key: lending\n    name: Lending\n    members: [api]\ncomponents:\n",
+			want: []string{"line 11", "groups[0].members", `unknown field "members"`},
+		},
+		{
 			name: "duplicate mapping key",
 			old:  "  name: Test\n", new: "  name: Test\n  name: Again\n",
 			want: []string{"line 3", `"name" already defined at line 2`},
@@ -366,5 +403,78 @@ func TestParsePlanAvailability(t *testing.T) {
 				t.Errorf("availability %s = %v; want exactly %v", tt.in, p.Objectives.Availability, tt.want)
 			}
 		})
+	}
+}
+
+// TestParsePlanGroups: groups: and a component's group: reach the plan.
+func TestParsePlanGroups(t *testing.T) {
+	const components = "components:\n  - key: api\n    name: API\n"
+	if !strings.Contains(base, components) {
+		t.Fatalf("base has no %q", components)
+	}
+	grouped := strings.Replace(base, components, `groups:
+  - key: lending
+    name: Lending
+    description: Everything a borrower touches.
+  - key: edge
+    name: Edge
+components:
+  - key: api
+    name: API
+    group: edge
+  - key: loans
+    name: Loans
+    description: Applications and disbursement.
+    group: lending
+  - key: portal
+    name: Portal
+  - key: scoring
+    name: Scoring
+    group: lending
+`, 1)
+	p, err := config.ParsePlan([]byte(grouped), "groups.yaml")
+	if err != nil {
+		t.Fatalf("ParsePlan: %v", err)
+	}
+	wantGroups := []herald.GroupSpec{
+		{Key: "lending", Name: "Lending", Description: "Everything a borrower touches."},
+		{Key: "edge", Name: "Edge"},
+	}
+	if diff := cmp.Diff(wantGroups, p.Groups); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+	wantComps := []herald.ComponentSpec{
+		{Key: "api", Name: "API", Group: "edge"},
+		{Key: "loans", Name: "Loans", Description: "Applications and disbursement.", Group: "lending"},
+		{Key: "portal", Name: "Portal"},
+		{Key: "scoring", Name: "Scoring", Group: "lending"},
+	}
+	if diff := cmp.Diff(wantComps, p.Components); diff != "" {
+		t.Errorf("components (-want +got):\n%s", diff)
+	}
+
+	// Without groups: the plan has none and no component names one.
+	p, err = config.ParsePlan([]byte(base), "base.yaml")
+	if err != nil {
+		t.Fatalf("ParsePlan(base): %v", err)
+	}
+	if len(p.Groups) != 0 || p.Components[0].Group != "" {
+		t.Errorf("a plan without groups has groups %+v, component group %q", p.Groups, p.Components[0].Group)
+	}
+
+	// A component naming a group that is not listed: the message says
+	// which component and on which line (line 26: the group: of "scoring").
+	bad := strings.Replace(grouped, "    name: Scoring\n    group: lending\n", "    name: Scoring\n    group: nope\n", 1)
+	if bad == grouped {
+		t.Fatal("could not break the grouped plan")
+	}
+	_, err = config.ParsePlan([]byte(bad), "groups.yaml")
+	if !errors.Is(err, herald.ErrInvalid) {
+		t.Fatalf("ParsePlan with group: nope = %v; want ErrInvalid", err)
+	}
+	for _, w := range []string{"config groups.yaml: ", "line 26: components[3].group", `"nope" is not a key listed under groups`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message %q does not contain %q", err, w)
+		}
 	}
 }

@@ -41,7 +41,10 @@ type ConsoleStore interface {
 	SetIncidentComponent(ctx context.Context, id string, version int, componentID string, status herald.ComponentStatus, actor string) (herald.Incident, error)
 	SetDataLoss(ctx context.Context, id string, version int, loss time.Duration, actor string) (herald.Incident, error)
 	ReopenVersion(ctx context.Context, id string, version int, body, actor string) (herald.Incident, error)
-	EditComponent(ctx context.Context, id, name, description string, position int, actor string) (herald.Component, error)
+	EditComponent(ctx context.Context, id, name, description string, position int, groupID, actor string) (herald.Component, error)
+	Groups(ctx context.Context) ([]herald.ComponentGroup, error)
+	CreateGroup(ctx context.Context, name, description string, position int, actor string) (herald.ComponentGroup, error)
+	EditGroup(ctx context.Context, id, name, description string, position int, actor string) (herald.ComponentGroup, error)
 }
 
 // PasswordHasher hashes and checks passwords (argon2id in production).

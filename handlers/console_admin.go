@@ -82,12 +82,34 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) componentsPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderComponents(w, r, http.StatusOK, components.ComponentsView{})
+}
+
+// renderComponents shows the components page with v's errors and typed
+// values; it loads the components and groups itself.
+func (s *Server) renderComponents(w http.ResponseWriter, r *http.Request, status int, v components.ComponentsView) error {
 	comps, err := s.console.Components(r.Context())
 	if err != nil {
 		return err
 	}
-	s.render(w, r, components.ComponentsAdmin(components.ComponentsView{Console: s.consoleFrame(r, "Components", "components"),
-		Components: comps}))
+	groups, err := s.console.Groups(r.Context())
+	if err != nil {
+		return err
+	}
+	v.Console, v.Components = s.consoleFrame(r, "Components", "components"), comps
+	for _, g := range groups {
+		row := components.GroupRow{Group: g}
+		for _, c := range comps {
+			if c.GroupID == g.ID {
+				row.Members = append(row.Members, c)
+			}
+		}
+		v.Groups = append(v.Groups, row)
+	}
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
+	s.render(w, r, components.ComponentsAdmin(v))
 	return nil
 }
 
@@ -177,22 +199,10 @@ func (s *Server) editComponent(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	pos, perr := strconv.Atoi(strings.TrimSpace(r.PostFormValue("position")))
-	if perr != nil {
-		pos = 0 // refused by the store with a message naming the field
-	}
 	c, err := s.console.EditComponent(r.Context(), r.PathValue("id"), r.PostFormValue("name"), r.PostFormValue("description"),
-		pos, actorName(currentUser(r.Context())))
+		formPosition(r.PostFormValue("position")), r.PostFormValue("group"), actorName(currentUser(r.Context())))
 	if fe := formErrors(err); fe != nil {
-		comps, lerr := s.console.Components(r.Context())
-		if lerr != nil {
-			return lerr
-		}
-		frame := s.consoleFrame(r, "Components", "components")
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		s.render(w, r, components.ComponentsAdmin(components.ComponentsView{Console: frame, Components: comps,
-			Errors: prefixErrors(r.PathValue("id"), fe)}))
-		return nil
+		return s.renderComponents(w, r, http.StatusUnprocessableEntity, components.ComponentsView{Errors: prefixErrors(r.PathValue("id"), fe)})
 	}
 	if err != nil {
 		return err
@@ -201,6 +211,58 @@ func (s *Server) editComponent(w http.ResponseWriter, r *http.Request) error {
 	s.flash(r, c.Name+" saved.")
 	http.Redirect(w, r, "/console/components", http.StatusSeeOther)
 	return nil
+}
+
+// createGroup adds a component group.
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	form := components.GroupForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"),
+		Position: r.PostFormValue("position")}
+	g, err := s.console.CreateGroup(r.Context(), form.Name, form.Description, formPosition(form.Position),
+		actorName(currentUser(r.Context())))
+	if fe := formErrors(err); fe != nil {
+		return s.renderComponents(w, r, http.StatusUnprocessableEntity,
+			components.ComponentsView{Errors: prefixErrors("new-group", fe), NewGroup: form})
+	}
+	if err != nil {
+		return err
+	}
+	s.refresh(r.Context())
+	s.flash(r, "Group "+g.Name+" created. Put components in it with their Edit forms.")
+	http.Redirect(w, r, "/console/components", http.StatusSeeOther)
+	return nil
+}
+
+// editGroup renames, describes or moves a group.
+func (s *Server) editGroup(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	g, err := s.console.EditGroup(r.Context(), r.PathValue("id"), r.PostFormValue("name"), r.PostFormValue("description"),
+		formPosition(r.PostFormValue("position")), actorName(currentUser(r.Context())))
+	if fe := formErrors(err); fe != nil {
+		return s.renderComponents(w, r, http.StatusUnprocessableEntity,
+			components.ComponentsView{Errors: prefixErrors(r.PathValue("id"), fe)})
+	}
+	if err != nil {
+		return err
+	}
+	s.refresh(r.Context())
+	s.flash(r, "Group "+g.Name+" saved.")
+	http.Redirect(w, r, "/console/components", http.StatusSeeOther)
+	return nil
+}
+
+// formPosition reads a position field; anything but a whole number becomes
+// 0, which the store refuses with a message naming the field.
+func formPosition(v string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // prefixErrors keys field errors by component, so the page shows them next

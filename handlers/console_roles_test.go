@@ -107,6 +107,21 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 			return matrixRequest{path: "/console/components/" + c.ids["customer-portal"] + "/edit", writes: true,
 				form: url.Values{"name": {fmt.Sprintf("Customer Portal %d", seq)}, "description": {"Web and mobile."}, "position": {"4"}}}
 		},
+		"POST /groups": func() matrixRequest {
+			seq++
+			return matrixRequest{path: "/console/groups", writes: true,
+				form: url.Values{"name": {fmt.Sprintf("Matrix group %d", seq)}, "description": {"Made in the matrix."}, "position": {"6"}}}
+		},
+		"POST /groups/{id}/edit": func() matrixRequest {
+			c.t.Helper()
+			seq++
+			g, err := c.store.CreateGroup(ctx, fmt.Sprintf("Matrix group %d", seq), "", 7, "test")
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			return matrixRequest{path: "/console/groups/" + g.ID + "/edit", writes: true,
+				form: url.Values{"name": {g.Name + " renamed"}, "description": {"Edited in the matrix."}, "position": {"8"}}}
+		},
 		"POST /maintenance": func() matrixRequest {
 			return matrixRequest{path: "/console/maintenance", writes: true, form: url.Values{"name": {"Database upgrade"},
 				"body": {"Upgrading the database."}, "from": {"2026-12-01T22:00"}, "until": {"2026-12-02T00:00"},

@@ -111,7 +111,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SyncComponents(ctx, plan.Components); err != nil {
+	if err := st.SyncComponents(ctx, plan.Groups, plan.Components); err != nil {
 		t.Fatal(err)
 	}
 	assets, err := web.New()

@@ -197,6 +197,8 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"GET", "/components", herald.PermManageComponents, h(s.componentsPage)},
 		{"POST", "/components/{id}", herald.PermManageComponents, h(s.setComponentStatus)},
 		{"POST", "/components/{id}/edit", herald.PermManageComponents, h(s.editComponent)},
+		{"POST", "/groups", herald.PermManageComponents, h(s.createGroup)},
+		{"POST", "/groups/{id}/edit", herald.PermManageComponents, h(s.editGroup)},
 		{"GET", "/maintenance/new", herald.PermScheduleMaint, h(s.maintenanceForm)},
 		{"POST", "/maintenance", herald.PermScheduleMaint, h(s.scheduleMaintenance)},
 		{"GET", "/users", herald.PermManageUsers, h(s.usersPage)},

@@ -26,6 +26,7 @@ import (
 // SnapshotSource is what the snapshot is built from: the store's reads.
 type SnapshotSource interface {
 	Components(ctx context.Context) ([]herald.Component, error)
+	Groups(ctx context.Context) ([]herald.ComponentGroup, error)
 	StatusHistory(ctx context.Context, since time.Time) ([]herald.StatusChange, error)
 	RecentIncidents(ctx context.Context, since time.Time) ([]herald.Incident, error)
 	Version(ctx context.Context) (int64, time.Time, error)
@@ -127,6 +128,10 @@ func (b *SnapshotBuilder) Build(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	groups, err := b.Source.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
 	since := time.Date(now.In(loc).Year(), now.In(loc).Month(), now.In(loc).Day()-herald.UptimeDays, 0, 0, 0, 0, loc)
 	history, err := b.Source.StatusHistory(ctx, since)
 	if err != nil {
@@ -136,10 +141,10 @@ func (b *SnapshotBuilder) Build(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.assemble(version, updatedAt, now, comps, history, incidents)
+	return b.assemble(version, updatedAt, now, groups, comps, history, incidents)
 }
 
-func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, comps []herald.Component,
+func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, groups []herald.ComponentGroup, comps []herald.Component,
 	history []herald.StatusChange, incidents []herald.Incident) (*Snapshot, error) {
 	loc := b.Site.Location
 	s := &Snapshot{Version: version, BuiltAt: now, UpdatedAt: updatedAt, entries: map[string]*Entry{},
@@ -181,6 +186,21 @@ func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, comp
 		up := herald.ComputeUptime(byComp[c.ID], affecting, herald.UptimeDays, now, loc)
 		view.Components = append(view.Components, components.ComponentView{Component: c, Uptime: up})
 	}
+	views := make(map[string]components.ComponentView, len(view.Components))
+	for _, cv := range view.Components {
+		views[cv.Component.ID] = cv
+	}
+	items := herald.Arrange(groups, comps)
+	for _, it := range items {
+		iv := components.ItemView{Group: it.Group, Status: it.Status()}
+		if it.Group == nil {
+			iv.Members = []components.ComponentView{views[it.Component.ID]}
+		}
+		for _, m := range it.Members {
+			iv.Members = append(iv.Members, views[m.ID])
+		}
+		view.Items = append(view.Items, iv)
+	}
 	lastMod := updatedAt
 	html := "text/html; charset=utf-8"
 	if err := s.putTempl("/", components.StatusPage(view), html, lastMod); err != nil {
@@ -191,7 +211,7 @@ func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, comp
 	}
 
 	docs := statusapi.Build(statusapi.Input{Page: b.Plan.Page, Location: loc, UpdatedAt: updatedAt,
-		Components: comps, Incidents: incidents, Status: view.Status})
+		Items: items, Components: comps, Incidents: incidents, Status: view.Status})
 	for path, doc := range map[string]any{
 		"/api/v2/summary.json":                         docs.Summary,
 		"/api/v2/status.json":                          docs.Status,

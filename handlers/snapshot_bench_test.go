@@ -43,7 +43,7 @@ func benchData(b *testing.B, dialect string) benchStack {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := st.SyncComponents(ctx, plan.Components); err != nil {
+	if err := st.SyncComponents(ctx, plan.Groups, plan.Components); err != nil {
 		b.Fatal(err)
 	}
 	comps, err := st.Components(ctx)

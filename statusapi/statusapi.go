@@ -173,18 +173,36 @@ type Input struct {
 	Location   *time.Location
 	UpdatedAt  time.Time
 	Components []herald.Component
-	Incidents  []herald.Incident // incidents and maintenances, newest first
+	Items      []herald.ComponentItem // the components as laid out with their groups (herald.Arrange); nil lists Components flat
+	Incidents  []herald.Incident      // incidents and maintenances, newest first
 	Status     herald.PageStatus
 }
 
 // Build shapes every document.
 func Build(in Input) Documents {
 	b := builder{in: in, byID: map[string]Component{}}
-	comps := make([]Component, 0, len(in.Components))
-	for _, c := range in.Components {
+	comps := make([]Component, 0, len(in.Components)+len(in.Items))
+	add := func(c herald.Component) {
 		ac := b.component(c)
 		b.byID[c.ID] = ac
 		comps = append(comps, ac)
+	}
+	if in.Items == nil {
+		for _, c := range in.Components {
+			add(c)
+		}
+	}
+	// As Statuspage lists them: a group (group: true, with its members'
+	// ids) followed by its members, each pointing back through group_id.
+	for _, it := range in.Items {
+		if it.Group == nil {
+			add(it.Component)
+			continue
+		}
+		comps = append(comps, b.group(*it.Group, it.Status(), it.Members))
+		for _, m := range it.Members {
+			add(m)
+		}
 	}
 	page := Page{ID: in.Page.ID, Name: in.Page.Name, URL: in.Page.URL, TimeZone: in.Page.TimeZone, UpdatedAt: b.t(in.UpdatedAt)}
 	status := Status{Indicator: in.Status.Indicator, Description: in.Status.Description}
@@ -258,6 +276,20 @@ func (b *builder) component(c herald.Component) Component {
 	return Component{ID: c.ID, Name: c.Name, Status: string(c.Status), CreatedAt: b.t(c.CreatedAt), UpdatedAt: b.t(c.UpdatedAt),
 		Position: c.Position, Description: desc, Showcase: c.Showcase, StartDate: &start, GroupID: group, PageID: b.in.Page.ID,
 		OnlyShowIfDegraded: c.OnlyShowIfDegraded}
+}
+
+func (b *builder) group(g herald.ComponentGroup, status herald.ComponentStatus, members []herald.Component) Component {
+	var desc *string
+	if g.Description != "" {
+		d := g.Description
+		desc = &d
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.ID
+	}
+	return Component{ID: g.ID, Name: g.Name, Status: string(status), CreatedAt: b.t(g.CreatedAt), UpdatedAt: b.t(g.UpdatedAt),
+		Position: g.Position, Description: desc, PageID: b.in.Page.ID, Group: true, Components: ids}
 }
 
 func (b *builder) incident(i herald.Incident) Incident {

@@ -15,20 +15,20 @@ func testEditComponent(t *testing.T, dialect string) {
 	comps := seed(t, s)
 	api := comps[specs[0].Key]
 
-	if _, err := s.EditComponent(ctx, api.ID, "  ", "x", 1, "ada"); !errors.Is(err, herald.ErrInvalid) {
+	if _, err := s.EditComponent(ctx, api.ID, "  ", "x", 1, "", "ada"); !errors.Is(err, herald.ErrInvalid) {
 		t.Fatalf("empty name: got %v, want ErrInvalid", err)
 	}
-	if _, err := s.EditComponent(ctx, api.ID, "Name", "x", 0, "ada"); !errors.Is(err, herald.ErrInvalid) {
+	if _, err := s.EditComponent(ctx, api.ID, "Name", "x", 0, "", "ada"); !errors.Is(err, herald.ErrInvalid) {
 		t.Fatalf("position 0: got %v, want ErrInvalid", err)
 	}
-	if _, err := s.EditComponent(ctx, "nope", "Name", "x", 1, "ada"); !errors.Is(err, herald.ErrNotFound) {
+	if _, err := s.EditComponent(ctx, "nope", "Name", "x", 1, "", "ada"); !errors.Is(err, herald.ErrNotFound) {
 		t.Fatalf("unknown component: got %v, want ErrNotFound", err)
 	}
 	if got := componentsByKey(t, s)[specs[0].Key]; got.Name != api.Name {
 		t.Fatalf("a refused edit changed the name to %q", got.Name)
 	}
 
-	edited, err := s.EditComponent(ctx, api.ID, "Public API", "REST and webhooks", 9, "ada")
+	edited, err := s.EditComponent(ctx, api.ID, "Public API", "REST and webhooks", 9, "", "ada")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func testEditComponent(t *testing.T, dialect string) {
 		t.Errorf("EditComponent returned %+v", edited)
 	}
 	// A restart syncs the configuration again: the edit stays.
-	if err := s.SyncComponents(ctx, specs); err != nil {
+	if err := s.SyncComponents(ctx, nil, specs); err != nil {
 		t.Fatal(err)
 	}
 	got := componentsByKey(t, s)[specs[0].Key]

@@ -71,8 +71,12 @@ func (s *Store) recordCommunications(ctx context.Context, tx *sql.Tx, incidentID
 		return nil
 	}
 	for _, a := range audiences {
-		if _, err := tx.ExecContext(ctx, s.q(insertCommunication), newID(), incidentID, nullString(updateID), a, text(a), actor, now); err != nil {
+		commID := newID()
+		if _, err := tx.ExecContext(ctx, s.q(insertCommunication), commID, incidentID, nullString(updateID), a, text(a), actor, now); err != nil {
 			return fmt.Errorf("store: record communication: %w", err)
+		}
+		if err := s.fanoutCommunication(ctx, tx, incidentID, commID, a, herald.KindMessage, text(a), now); err != nil {
+			return err
 		}
 	}
 	told := make(map[string]string, len(audiences))

@@ -341,7 +341,23 @@ func (s *Store) timeline(ctx context.Context, tx *sql.Tx, incidentID, kind, acto
 	if _, err := tx.ExecContext(ctx, s.q(insertTimeline), incidentID, kind, actor, summary, at); err != nil {
 		return fmt.Errorf("store: timeline: %w", err)
 	}
-	return nil
+	// Engineering hears everything in real time, in the incident's thread;
+	// the messages to audiences go there through recordCommunications.
+	if kind == "communication" || s.plan == nil {
+		return nil
+	}
+	var incidentKind string
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT kind FROM incidents WHERE id = $1`), incidentID).Scan(&incidentKind); err != nil {
+		return fmt.Errorf("store: timeline: %w", err)
+	}
+	if incidentKind != string(herald.KindIncident) {
+		return nil
+	}
+	line := summary
+	if actor != "" {
+		line = summary + " (" + actor + ")"
+	}
+	return s.slackEvent(ctx, tx, incidentID, kind, line, at)
 }
 
 func (s *Store) timelineChanges(ctx context.Context, tx *sql.Tx, incidentID, actor string, changes []herald.ComponentChange, at time.Time) error {

@@ -11,14 +11,17 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/kredete/herald"
 	"github.com/kredete/herald/migrations"
 )
 
@@ -38,6 +41,10 @@ type Store struct {
 
 	sessions     scs.Store
 	stopSessions func()
+
+	plan    *herald.Plan // set by EnableDeliveries: writes fan out to the plan's channels
+	riverMu sync.Mutex
+	river   *river.Client[*sql.Tx]
 }
 
 // Options tune a Store.
@@ -142,7 +149,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	return nil
+	return s.migrateQueue(ctx)
 }
 
 // ErrSchemaOutOfDate means migrations are pending: run `herald migrate`.
@@ -159,6 +166,13 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		return fmt.Errorf("store: check schema: %w", err)
 	}
 	if pending {
+		return ErrSchemaOutOfDate
+	}
+	ok, err := s.queueCurrent(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return ErrSchemaOutOfDate
 	}
 	return nil

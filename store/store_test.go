@@ -43,6 +43,7 @@ func TestStore(t *testing.T) {
 		{"WatchLocal", testWatchLocal},
 		{"WatchOtherInstance", testWatchOtherInstance},
 		{"EditComponent", testEditComponent},
+		{"ComponentGroups", testComponentGroups},
 	}
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -123,7 +124,7 @@ var specs = []herald.ComponentSpec{
 func seed(t *testing.T, s *store.Store) map[string]herald.Component {
 	t.Helper()
 	ctx := t.Context()
-	if err := s.SyncComponents(ctx, specs); err != nil {
+	if err := s.SyncComponents(ctx, nil, specs); err != nil {
 		t.Fatalf("SyncComponents: %v", err)
 	}
 	return componentsByKey(t, s)
@@ -191,7 +192,7 @@ func testMigrate(t *testing.T, dialect string) {
 	if err := s.CheckSchema(ctx); err != nil {
 		t.Fatalf("CheckSchema after Migrate: %v", err)
 	}
-	if err := s.SyncComponents(ctx, specs); err != nil {
+	if err := s.SyncComponents(ctx, nil, specs); err != nil {
 		t.Fatalf("SyncComponents: %v", err)
 	}
 	before, err := s.Components(ctx)
@@ -238,7 +239,7 @@ func testSyncComponents(t *testing.T, dialect string) {
 	}
 	syncSpecs := func(specs []herald.ComponentSpec) {
 		t.Helper()
-		if err := s.SyncComponents(ctx, specs); err != nil {
+		if err := s.SyncComponents(ctx, nil, specs); err != nil {
 			t.Fatalf("SyncComponents: %v", err)
 		}
 	}
@@ -847,7 +848,7 @@ func testVersion(t *testing.T, dialect string) {
 		write func() error
 	}{
 		{"SyncComponents", func() error {
-			err := s.SyncComponents(ctx, specs)
+			err := s.SyncComponents(ctx, nil, specs)
 			api = componentsByKey(t, s)["api-platform"]
 			return err
 		}},
@@ -904,7 +905,7 @@ func testConcurrentUpdates(t *testing.T, dialect string) {
 	for i := range writers {
 		many = append(many, herald.ComponentSpec{Key: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("Component %d", i)})
 	}
-	if err := s.SyncComponents(ctx, many); err != nil {
+	if err := s.SyncComponents(ctx, nil, many); err != nil {
 		t.Fatal(err)
 	}
 	comps := componentsByKey(t, s)
@@ -1104,7 +1105,7 @@ func testWatchLocal(t *testing.T, dialect string) {
 	// An hour between polls: only the write itself can wake the watcher.
 	changed := watch(t, s, time.Hour)
 
-	if err := s.SyncComponents(ctx, specs); err != nil {
+	if err := s.SyncComponents(ctx, nil, specs); err != nil {
 		t.Fatal(err)
 	}
 	waitChange(t, changed, "SyncComponents")
@@ -1144,7 +1145,7 @@ func testWatchOtherInstance(t *testing.T, dialect string) {
 	// the first write lands: write until one is seen.
 	deadline := time.Now().Add(15 * time.Second)
 	for i := 0; ; i++ {
-		if err := writer.SyncComponents(ctx, []herald.ComponentSpec{{Key: "api", Name: fmt.Sprintf("API %d", i)}}); err != nil {
+		if err := writer.SyncComponents(ctx, nil, []herald.ComponentSpec{{Key: "api", Name: fmt.Sprintf("API %d", i)}}); err != nil {
 			t.Fatalf("write through the second store: %v", err)
 		}
 		select {
@@ -1161,7 +1162,7 @@ func testWatchOtherInstance(t *testing.T, dialect string) {
 	for len(changed) > 0 {
 		<-changed
 	}
-	if err := writer.SyncComponents(ctx, []herald.ComponentSpec{{Key: "api", Name: "API, renamed"}}); err != nil {
+	if err := writer.SyncComponents(ctx, nil, []herald.ComponentSpec{{Key: "api", Name: "API, renamed"}}); err != nil {
 		t.Fatal(err)
 	}
 	waitChange(t, changed, "a second write through another store")

@@ -31,7 +31,7 @@ func demoData(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := st.SyncComponents(ctx, plan.Components); err != nil {
+	if err := st.SyncComponents(ctx, plan.Groups, plan.Components); err != nil {
 		return err
 	}
 	comps, err := st.Components(ctx)

@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	} else if err := st.CheckSchema(ctx); err != nil {
 		return err
 	}
-	if err := st.SyncComponents(ctx, plan.Components); err != nil {
+	if err := st.SyncComponents(ctx, plan.Groups, plan.Components); err != nil {
 		return err
 	}
 	assets, err := web.New()
@@ -185,7 +185,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go st.Watch(bg, cfg.PollInterval, log, public.Changed)
+	var eng *runningEngine
+	if cfg.Engine {
+		if eng, err = startEngine(bg, cfg, plan, st, loc, log); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			eng.stop(sctx, cancel)
+		}()
+	}
+	go st.Watch(bg, cfg.PollInterval, log, func() {
+		public.Changed()
+		eng.changed()
+	})
 	go public.Run(bg)
 
 	errc := make(chan error, 1)

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/comms"
+	"github.com/kredete/herald/comms/email"
+	"github.com/kredete/herald/comms/engine"
+	"github.com/kredete/herald/comms/slack"
+	"github.com/kredete/herald/comms/sms"
+	"github.com/kredete/herald/config"
+	"github.com/kredete/herald/store"
+)
+
+// channels builds the configured channel adapters; a channel not
+// configured is absent, and its deliveries fail saying so.
+func channels(cfg config.Config) (map[herald.Channel]comms.Channel, error) {
+	out := map[herald.Channel]comms.Channel{}
+	if tok := cfg.SlackToken.Reveal(); tok != "" {
+		out[herald.ChannelSlack] = slack.New(tok, slack.Options{APIURL: cfg.SlackAPIURL, ConsoleURL: cfg.PublicURL})
+	}
+	if u := cfg.SMTPURL.Reveal(); u != "" {
+		ec, err := email.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("HERALD_SMTP_URL: %w", err)
+		}
+		c, err := email.New(ec)
+		if err != nil {
+			return nil, fmt.Errorf("HERALD_SMTP_URL: %w", err)
+		}
+		out[herald.ChannelEmail] = c
+	}
+	if cfg.TwilioAccountSID != "" {
+		sc := sms.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken.Reveal(), From: cfg.TwilioFrom,
+			APIURL: cfg.TwilioAPIURL}
+		if cfg.PublicURL != "" {
+			sc.StatusCallbackURL = cfg.PublicURL + "/webhooks/twilio/status"
+		}
+		c, err := sms.New(sc)
+		if err != nil {
+			return nil, fmt.Errorf("twilio: %w", err)
+		}
+		out[herald.ChannelSMS] = c
+	}
+	return out, nil
+}
+
+// runningEngine is the cadence engine and its delivery workers.
+type runningEngine struct {
+	queue   *store.Queue
+	changes chan struct{}
+	done    chan struct{}
+}
+
+// changed wakes the clocks after a write.
+func (r *runningEngine) changed() {
+	if r == nil {
+		return
+	}
+	select {
+	case r.changes <- struct{}{}:
+	default:
+	}
+}
+
+// stop finishes the deliveries in flight (bounded by ctx), then ends the
+// clocks through cancel, the engine's context.
+func (r *runningEngine) stop(ctx context.Context, cancel context.CancelFunc) {
+	if r == nil {
+		return
+	}
+	_ = r.queue.Stop(ctx)
+	cancel()
+	<-r.done
+}
+
+func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *store.Store, loc *time.Location, log *slog.Logger) (*runningEngine, error) {
+	chans, err := channels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.EnableDeliveries(plan)
+	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{})}
+	eng := engine.New(engine.Options{Plan: plan, Store: st, Channels: chans, Logger: log.With("component", "engine"),
+		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes})
+	poll := time.Second
+	if st.Dialect() == store.SQLite {
+		poll = 200 * time.Millisecond // no LISTEN/NOTIFY: look for new work often
+	}
+	q, err := st.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: poll, Logger: log.With("component", "queue")})
+	if err != nil {
+		return nil, err
+	}
+	r.queue = q
+	go func() {
+		defer close(r.done)
+		_ = eng.Run(ctx)
+	}()
+	names := make([]string, 0, len(chans))
+	for ch := range chans {
+		names = append(names, string(ch))
+	}
+	log.Info("cadence engine started", "channels", names)
+	return r, nil
+}

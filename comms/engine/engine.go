@@ -1,0 +1,298 @@
+// Package engine is Herald's cadence engine: it sends the deliveries the
+// store queues (through River, claimed once across replicas), retries them
+// with backoff, gives up after a bound and says so, and keeps the plan's
+// clocks: reminders before due, holding updates and escalation at due.
+//
+// The clocks are pure functions of the plan and the stored history
+// (herald.Obligations); the engine only wakes when the next step is due or
+// something changed, never on a fixed tick.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/comms"
+)
+
+// Store is what the engine reads and writes.
+type Store interface {
+	Delivery(ctx context.Context, id string) (herald.Delivery, error)
+	StartAttempt(ctx context.Context, id string) (herald.Delivery, error)
+	FinishAttempt(ctx context.Context, id string, state herald.DeliveryState, providerID, problem string) error
+	EarlierPending(ctx context.Context, d herald.Delivery) (bool, error)
+	SlackThread(ctx context.Context, incidentID, channel string) (channelID, ts string, ok bool, err error)
+	SaveSlackThread(ctx context.Context, incidentID, channel, channelID, ts string) error
+	QueueOnce(ctx context.Context, key, incidentID string, ds []herald.Delivery) (bool, error)
+	RecordHolding(ctx context.Context, key, incidentID, audience, body string) (bool, error)
+
+	Incident(ctx context.Context, id string) (herald.Incident, error)
+	OpenIncidents(ctx context.Context) ([]herald.Incident, error)
+	Components(ctx context.Context) ([]herald.Component, error)
+	Communications(ctx context.Context, incidentIDs []string) ([]herald.Communication, error)
+	Assignments(ctx context.Context, incidentID string) (map[herald.IncidentRole]herald.Assignment, error)
+	User(ctx context.Context, id string) (herald.User, error)
+}
+
+// Options configure the engine.
+type Options struct {
+	Plan        herald.Plan
+	Store       Store
+	Channels    map[herald.Channel]comms.Channel // missing channels fail their deliveries with a clear reason
+	Logger      *slog.Logger
+	Now         func() time.Time
+	MaxAttempts int            // tries before giving up; 8 when 0
+	ConsoleURL  string         // the console's base URL, for links in reminders
+	Location    *time.Location // the zone times are written in; UTC when nil
+	// Changes signals that the stored history changed (a new update, a
+	// role): the engine recomputes its clocks at once.
+	Changes <-chan struct{}
+}
+
+// Engine sends deliveries and keeps the clocks.
+type Engine struct {
+	o   Options
+	log *slog.Logger
+	now func() time.Time
+	loc *time.Location
+}
+
+// New makes an engine.
+func New(o Options) *Engine {
+	e := &Engine{o: o, log: o.Logger, now: o.Now, loc: o.Location}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.loc == nil {
+		e.loc = time.UTC
+	}
+	if e.o.MaxAttempts == 0 {
+		e.o.MaxAttempts = 8
+	}
+	return e
+}
+
+// orderWait is how long a delivery waits for an earlier one to the same
+// place (a Slack thread, a phone) before looking again.
+const orderWait = 250 * time.Millisecond
+
+// Deliver sends one delivery; it is the queue's work function. It returns
+// nil once the delivery is in a final state, a *herald.RetryLater to wait
+// (for an earlier message, or a vendor's Retry-After), or an error to be
+// retried with backoff.
+func (e *Engine) Deliver(ctx context.Context, id string) error {
+	d, err := e.o.Store.Delivery(ctx, id)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if d.State.Final() {
+		return nil
+	}
+	log := e.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Channel, "kind", d.Kind)
+	// Order within a thread and to one person: wait for earlier ones.
+	if earlier, err := e.o.Store.EarlierPending(ctx, d); err != nil {
+		return err
+	} else if earlier {
+		return &herald.RetryLater{After: orderWait, Err: errors.New("waiting for an earlier delivery to the same place")}
+	}
+	msg, skip, err := e.message(ctx, d)
+	if err != nil {
+		return err
+	}
+	if skip != "" {
+		log.Info("delivery skipped", "reason", skip)
+		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySkipped, "", skip)
+	}
+	ch, ok := e.o.Channels[d.Channel]
+	if !ok || ch == nil {
+		return e.giveUp(ctx, log, d, fmt.Errorf("the %s channel is not configured", d.Channel))
+	}
+	if d, err = e.o.Store.StartAttempt(ctx, d.ID); err != nil {
+		return err
+	}
+	if d.State.Final() {
+		return nil
+	}
+	if d.State == herald.DeliverySending {
+		// The last attempt stopped mid-send (the process died): the vendor
+		// may or may not have it. Send again: a copy is better than silence
+		// during an outage, and email carries the same Message-ID.
+		log.Warn("delivery resumed after an interrupted attempt")
+	}
+	rec, err := ch.Deliver(ctx, msg)
+	attempt := d.Attempts + 1
+	if err == nil {
+		if msg.Delivery.Kind == herald.KindThread {
+			if err := e.o.Store.SaveSlackThread(ctx, d.IncidentID, d.Recipient, rec.Channel, rec.ProviderID); err != nil {
+				return err
+			}
+		}
+		log.Info("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
+		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
+	}
+	retry, after := comms.Retryable(err)
+	if !retry || attempt >= e.o.MaxAttempts {
+		return e.giveUp(ctx, log, d, err)
+	}
+	log.Warn("delivery failed; will retry", "attempt", attempt, "error", err.Error())
+	if ferr := e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryRetrying, "", err.Error()); ferr != nil {
+		return ferr
+	}
+	if after > 0 {
+		return &herald.RetryLater{After: after, Err: err}
+	}
+	return err
+}
+
+// message gathers what the channel needs; skip says why the delivery is no
+// longer needed.
+func (e *Engine) message(ctx context.Context, d herald.Delivery) (comms.Message, string, error) {
+	in, err := e.o.Store.Incident(ctx, d.IncidentID)
+	if err != nil {
+		return comms.Message{}, "", err
+	}
+	m := comms.Message{Delivery: d, Incident: in}
+	if d.Kind == herald.KindReminder && d.ObligationKey != "" {
+		if stale, err := e.stale(ctx, in, d); err != nil {
+			return m, "", err
+		} else if stale {
+			return m, "the obligation it reminds about was met or moved", nil
+		}
+	}
+	if d.Channel == herald.ChannelSlack {
+		comps, err := e.o.Store.Components(ctx)
+		if err != nil {
+			return m, "", err
+		}
+		m.Components = make(map[string]herald.Component, len(comps))
+		for _, c := range comps {
+			m.Components[c.ID] = c
+		}
+		roles, err := e.o.Store.Assignments(ctx, in.ID)
+		if err != nil {
+			return m, "", err
+		}
+		m.Commander = roles[herald.SeatCommander].UserName
+		if d.Kind == herald.KindReply || d.Kind == herald.KindEdit {
+			chID, ts, ok, err := e.o.Store.SlackThread(ctx, in.ID, d.Recipient)
+			if err != nil {
+				return m, "", err
+			}
+			if !ok {
+				// The parent was given up: post the reply on its own
+				// rather than lose it.
+				if d.Kind == herald.KindEdit {
+					return m, "the incident has no thread to edit", nil
+				}
+				m.Delivery.Kind = herald.KindThread
+			}
+			m.ThreadChannel, m.ThreadTS = chID, ts
+		}
+	}
+	return m, "", nil
+}
+
+// stale reports whether a reminder's obligation no longer stands: the
+// audience was told since, or the incident closed.
+func (e *Engine) stale(ctx context.Context, in herald.Incident, d herald.Delivery) (bool, error) {
+	told, err := e.o.Store.Communications(ctx, []string{in.ID})
+	if err != nil {
+		return false, err
+	}
+	for _, ob := range herald.Obligations(e.o.Plan, in, told, nil) {
+		if ob.Key() == d.ObligationKey {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// giveUp marks the delivery failed and tells the commander through another
+// channel.
+func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery, cause error) error {
+	log.Error("delivery given up", "attempts", d.Attempts, "error", cause.Error())
+	if err := e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryFailed, "", cause.Error()); err != nil {
+		return err
+	}
+	if d.Kind == herald.KindFailure {
+		return nil // never a report about a report
+	}
+	text := fmt.Sprintf("Herald could not deliver a %s message to %s (%s): %v. Check the delivery log in the console.",
+		d.Channel, d.Recipient, d.Audience, cause)
+	ds, err := e.toPeople(ctx, d.IncidentID, []herald.IncidentRole{herald.SeatCommander}, nil,
+		otherChannels(d.Channel), herald.KindFailure, "Delivery failed", text, "failure/"+d.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := e.o.Store.QueueOnce(ctx, d.IncidentID+"/failure/"+d.ID, d.IncidentID, ds); err != nil {
+		return err
+	}
+	return nil
+}
+
+func otherChannels(failed herald.Channel) []herald.Channel {
+	var out []herald.Channel
+	for _, c := range []herald.Channel{herald.ChannelSlack, herald.ChannelSMS, herald.ChannelEmail} {
+		if c != failed {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// toPeople addresses a message to the holders of seats and to contacts on
+// the given channels (Slack direct message and email by the person's email,
+// SMS by phone), skipping channels not configured.
+func (e *Engine) toPeople(ctx context.Context, incidentID string, seats []herald.IncidentRole, contacts []herald.Contact,
+	channels []herald.Channel, kind herald.DeliveryKind, subject, body, key string) ([]herald.Delivery, error) {
+	roles, err := e.o.Store.Assignments(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	type person struct{ email, phone string }
+	var people []person
+	seen := map[string]bool{}
+	for _, seat := range seats {
+		a, ok := roles[seat]
+		if !ok || seen[a.UserID] {
+			continue
+		}
+		seen[a.UserID] = true
+		u, err := e.o.Store.User(ctx, a.UserID)
+		if err != nil {
+			if errors.Is(err, herald.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		people = append(people, person{u.Email, u.Phone})
+	}
+	for _, c := range contacts {
+		people = append(people, person{c.Email, c.Phone})
+	}
+	var ds []herald.Delivery
+	for _, p := range people {
+		for _, ch := range channels {
+			if _, ok := e.o.Channels[ch]; !ok {
+				continue
+			}
+			to := p.email
+			if ch == herald.ChannelSMS {
+				to = p.phone
+			}
+			if to == "" {
+				continue
+			}
+			ds = append(ds, herald.Delivery{Channel: ch, Kind: kind, Recipient: to, Subject: subject, Body: body,
+				Key: incidentID + "/" + key + "/" + string(ch) + "/" + to})
+		}
+	}
+	return ds, nil
+}
