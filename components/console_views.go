@@ -116,6 +116,65 @@ type IncidentConsoleView struct {
 	Audit       []herald.AuditEntry // the incident's audit trail, for roles that may read it
 	Stale       string              // set when an edit lost a race
 	Errors      map[string]string
+	Deliveries  []herald.Delivery // newest first
+}
+
+func failedCount(ds []herald.Delivery) int {
+	n := 0
+	for _, d := range ds {
+		if d.State == herald.DeliveryFailed {
+			n++
+		}
+	}
+	return n
+}
+
+func deliveryStateLabel(s herald.DeliveryState) string {
+	switch s {
+	case herald.DeliveryQueued:
+		return "Queued"
+	case herald.DeliverySending:
+		return "Sending"
+	case herald.DeliverySent:
+		return "Sent"
+	case herald.DeliveryRetrying:
+		return "Retrying"
+	case herald.DeliveryFailed:
+		return "Failed"
+	case herald.DeliverySkipped:
+		return "Skipped"
+	}
+	return string(s)
+}
+
+func channelLabel(c herald.Channel) string {
+	switch c {
+	case herald.ChannelSlack:
+		return "Slack"
+	case herald.ChannelEmail:
+		return "Email"
+	case herald.ChannelSMS:
+		return "SMS"
+	}
+	return string(c)
+}
+
+// deliveryWhat says what a delivery carries, e.g. "Executive Team: update".
+func deliveryWhat(d herald.Delivery) string {
+	what := map[herald.DeliveryKind]string{herald.KindThread: "Thread started", herald.KindEdit: "Thread summary edited",
+		herald.KindReply: "Thread reply", herald.KindMessage: "Update", herald.KindHolding: "Automatic holding update",
+		herald.KindReminder: "Reminder", herald.KindFailure: "Failure report"}[d.Kind]
+	if what == "" {
+		what = string(d.Kind)
+	}
+	if d.Body != "" && d.Kind != herald.KindMessage && d.Kind != herald.KindHolding {
+		b := []rune(d.Body)
+		if len(b) > 120 {
+			b = append(b[:117], '…')
+		}
+		what += ": " + string(b)
+	}
+	return what
 }
 
 // UsersView is the admin's user list.

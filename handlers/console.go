@@ -43,6 +43,7 @@ type ConsoleStore interface {
 	ReopenVersion(ctx context.Context, id string, version int, body, actor string) (herald.Incident, error)
 	EditComponent(ctx context.Context, id, name, description string, position int, groupID, actor string) (herald.Component, error)
 	Groups(ctx context.Context) ([]herald.ComponentGroup, error)
+	Deliveries(ctx context.Context, incidentID string, limit int) ([]herald.Delivery, error)
 	CreateGroup(ctx context.Context, name, description string, position int, actor string) (herald.ComponentGroup, error)
 	EditGroup(ctx context.Context, id, name, description string, position int, actor string) (herald.ComponentGroup, error)
 }

@@ -276,6 +276,10 @@ func (s *Server) incidentView(r *http.Request, compose *components.ComposerView)
 			return components.IncidentConsoleView{}, err
 		}
 	}
+	deliveries, err := s.console.Deliveries(ctx, id, 200)
+	if err != nil {
+		return components.IncidentConsoleView{}, err
+	}
 	now := s.now()
 	var affected []herald.Component
 	for _, c := range comps {
@@ -290,7 +294,8 @@ func (s *Server) incidentView(r *http.Request, compose *components.ComposerView)
 	}
 	v := components.IncidentConsoleView{Console: s.consoleFrame(r, in.Name, "incidents"), Incident: in, Components: affected,
 		Assignments: assign, Users: users, Clocks: herald.Board(s.plan, in, told, now), Timeline: tl, Filter: kind,
-		Objectives: s.plan.Objectives, DataLoss: in.DataLoss, Now: now, Errors: map[string]string{}, Audit: audit}
+		Objectives: s.plan.Objectives, DataLoss: in.DataLoss, Now: now, Errors: map[string]string{}, Audit: audit,
+		Deliveries: deliveries}
 	if compose == nil {
 		c := s.defaultComposer(in, comps, now)
 		compose = &c

@@ -36,30 +36,37 @@ type Deps struct {
 	Static       http.Handler // hashed assets under /static/
 	Ready        func() error // nil when ready to serve
 	Now          func() time.Time
+	// TwilioCallback verifies Twilio's status callbacks; nil when SMS is off.
+	TwilioCallback StatusCallback
+	// DeliveryStatus records them.
+	DeliveryStatus DeliveryStatusStore
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	log        *slog.Logger
-	plan       herald.Plan
-	templates  []herald.Template
-	loc        *time.Location
-	site       components.Site
-	consoleJS  string
-	public     *Public
-	admin      AdminStore
-	console    ConsoleStore
-	sessions   *scs.SessionManager
-	hasher     PasswordHasher
-	adminToken string
-	ready      func() error
-	now        func() time.Time
+	twilioCallback StatusCallback
+	deliveryStatus DeliveryStatusStore
+	log            *slog.Logger
+	plan           herald.Plan
+	templates      []herald.Template
+	loc            *time.Location
+	site           components.Site
+	consoleJS      string
+	public         *Public
+	admin          AdminStore
+	console        ConsoleStore
+	sessions       *scs.SessionManager
+	hasher         PasswordHasher
+	adminToken     string
+	ready          func() error
+	now            func() time.Time
 }
 
 // newServer holds d's dependencies, with defaults filled in.
 func newServer(d Deps) *Server {
 	s := &Server{log: d.Log, plan: d.Plan, templates: d.Templates, loc: d.Location, site: d.Site, consoleJS: d.ConsoleJS,
-		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now}
+		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now,
+		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -104,6 +111,8 @@ func New(d Deps) http.Handler {
 	r.Get("/events", s.public.Broker().ServeEvents("changed"))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }) //nolint:errcheck
 	r.Get("/readyz", s.readyz)
+	// Vendor webhooks: signed by the vendor, verified before anything is read.
+	r.Post("/webhooks/twilio/status", s.jsonErrors(s.twilioStatus))
 
 	// Admin JSON API: the write path until the console lands.
 	r.Route("/admin/api", func(r chi.Router) {

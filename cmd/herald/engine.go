@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/kredete/herald"
@@ -13,6 +15,7 @@ import (
 	"github.com/kredete/herald/comms/slack"
 	"github.com/kredete/herald/comms/sms"
 	"github.com/kredete/herald/config"
+	"github.com/kredete/herald/handlers"
 	"github.com/kredete/herald/store"
 )
 
@@ -106,4 +109,35 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	}
 	log.Info("cadence engine started", "channels", names)
 	return r, nil
+}
+
+// twilioCallback verifies Twilio's status callbacks against the public URL
+// Twilio was given; nil when SMS is not configured.
+func twilioCallback(cfg config.Config, log *slog.Logger) (handlers.StatusCallback, error) {
+	if cfg.TwilioAccountSID == "" {
+		return nil, nil
+	}
+	if cfg.PublicURL == "" {
+		log.Warn("HERALD_PUBLIC_URL is not set: Twilio cannot be given a status callback, so SMS delivery states stay at sent")
+		return nil, nil
+	}
+	c, err := sms.New(sms.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken.Reveal(), From: cfg.TwilioFrom,
+		APIURL: cfg.TwilioAPIURL, StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status"})
+	if err != nil {
+		return nil, fmt.Errorf("twilio: %w", err)
+	}
+	return func(r *http.Request) (handlers.DeliveryStatus, error) {
+		st, err := c.ParseStatusCallback(r, "")
+		if errors.Is(err, sms.ErrSignature) {
+			return handlers.DeliveryStatus{}, fmt.Errorf("%w: %v", handlers.ErrBadSignature, err)
+		}
+		if err != nil {
+			return handlers.DeliveryStatus{}, err
+		}
+		problem := ""
+		if st.ErrorCode != 0 {
+			problem = fmt.Sprintf("Twilio error %d", st.ErrorCode)
+		}
+		return handlers.DeliveryStatus{ProviderID: st.MessageSID, Status: st.MessageStatus, Problem: problem}, nil
+	}, nil
 }
