@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	h := handlers.New(handlers.Deps{TwilioCallback: twilio, DeliveryStatus: st,Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
+	h := handlers.New(handlers.Deps{TwilioCallback: twilio, DeliveryStatus: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
 		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets,
 		Ready: func() error {
