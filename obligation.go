@@ -267,29 +267,37 @@ const maxOverdue = 1000
 
 // Reminders lists the steps of an obligation in time order: the reminders
 // before due, the action at due, the escalation and the overdue repeats up
-// to until (repeats are unbounded otherwise).
+// to until (and at most maxOverdue of them). With escalate, the repeats go
+// to the first person until the escalation and to everyone after it.
 func (a Audience) Reminders(ob Obligation, until time.Time) []Reminder {
 	p := a.ReminderPolicy
-	first, rest := p.first(), p.rest()
 	var out []Reminder
 	for i, d := range p.Before {
-		out = append(out, Reminder{Obligation: ob, Kind: RemindBefore, At: ob.Due.Add(-d), To: first, N: i})
+		out = append(out, Reminder{Obligation: ob, Kind: RemindBefore, At: ob.Due.Add(-d), To: p.first(), N: i})
 	}
 	switch ob.Action {
 	case DueHolding:
 		out = append(out, Reminder{Obligation: ob, Kind: RemindHolding, At: ob.Due})
 	default:
-		out = append(out, Reminder{Obligation: ob, Kind: RemindDue, At: ob.Due, To: first})
-		if ob.Action == DueEscalate && len(rest) > 0 {
-			out = append(out, Reminder{Obligation: ob, Kind: RemindEscalate, At: ob.Due.Add(p.EscalateAfter),
-				To: append(append([]IncidentRole{}, first...), rest...)})
+		out = append(out, Reminder{Obligation: ob, Kind: RemindDue, At: ob.Due, To: p.first()})
+		escalates := ob.Action == DueEscalate && len(p.Whom) > 1
+		escalateAt := ob.Due.Add(p.EscalateAfter)
+		if escalates {
+			out = append(out, Reminder{Obligation: ob, Kind: RemindEscalate, At: escalateAt, To: p.all()})
 		}
 		if p.Every > 0 {
-			to := first
-			if ob.Action == DueEscalate {
-				to = append(append([]IncidentRole{}, first...), rest...)
-			}
 			for n, at := 1, ob.Due.Add(p.Every); !at.After(until) && n <= maxOverdue; n, at = n+1, at.Add(p.Every) {
+				// A repeat at the escalation's time would supersede it in
+				// Current: the escalation stands for it.
+				to := p.first()
+				if escalates {
+					if at.Equal(escalateAt) {
+						continue
+					}
+					if at.After(escalateAt) {
+						to = p.all()
+					}
+				}
 				out = append(out, Reminder{Obligation: ob, Kind: RemindOverdue, At: at, To: to, N: n})
 			}
 		}
@@ -298,18 +306,24 @@ func (a Audience) Reminders(ob Obligation, until time.Time) []Reminder {
 	return out
 }
 
+// first, rest and all return fresh slices: reminders never share the
+// policy's backing array (nor one another's).
 func (p ReminderPolicy) first() []IncidentRole {
 	if len(p.Whom) == 0 {
 		return []IncidentRole{SeatCommander}
 	}
-	return p.Whom[:1]
+	return []IncidentRole{p.Whom[0]}
+}
+
+func (p ReminderPolicy) all() []IncidentRole {
+	return append(p.first(), p.rest()...)
 }
 
 func (p ReminderPolicy) rest() []IncidentRole {
 	if len(p.Whom) <= 1 {
 		return nil
 	}
-	return p.Whom[1:]
+	return append([]IncidentRole{}, p.Whom[1:]...)
 }
 
 // Current is the reminder the obligation calls for at now: the latest step

@@ -2,7 +2,9 @@ package herald
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -400,16 +402,17 @@ func checkAudienceDelivery(errs *ValidationErrors, f string, a Audience) {
 	switch a.OnDue {
 	case "", DueEscalate, DueRemind:
 	case DueHolding:
-		if !has(ChannelEmail) && !has(ChannelSMS) && !has(ChannelSlack) {
-			errs.Add(f+".on_due", "holding_update needs an email, sms or slack channel to send it through")
-		}
-		if has(ChannelStatusPage) {
+		switch {
+		case has(ChannelStatusPage):
 			errs.Add(f+".on_due", "the public page never gets automatic text: use escalate or remind")
+		case !has(ChannelEmail) && !has(ChannelSMS) && !has(ChannelSlack):
+			errs.Add(f+".on_due", "holding_update needs an email, sms or slack channel to send it through")
 		}
 	default:
 		errs.Add(f+".on_due", invalid("action", string(a.OnDue), DueActions).(*ValidationError).Problem)
 	}
-	for imp, o := range a.ByImpact {
+	for _, imp := range slices.Sorted(maps.Keys(a.ByImpact)) { // a stable order for the messages
+		o := a.ByImpact[imp]
 		of := fmt.Sprintf("%s.by_impact.%s", f, imp)
 		if _, err := ParseImpact(string(imp)); err != nil {
 			errs.Add(of, err.(*ValidationError).Problem)

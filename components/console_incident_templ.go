@@ -1642,7 +1642,7 @@ func DeliveryLog(v IncidentConsoleView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				if d.LastError != "" && d.State != herald.DeliverySent {
+				if d.LastError != "" && (d.State != herald.DeliverySent || d.ProviderStatus == "undelivered" || d.ProviderStatus == "failed") {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 153, "<span class=\"meta delivery-error\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err

@@ -122,7 +122,8 @@ type IncidentConsoleView struct {
 func failedCount(ds []herald.Delivery) int {
 	n := 0
 	for _, d := range ds {
-		if d.State == herald.DeliveryFailed {
+		// A text Twilio accepted and later could not hand over counts too.
+		if d.State == herald.DeliveryFailed || d.ProviderStatus == "undelivered" || d.ProviderStatus == "failed" {
 			n++
 		}
 	}

@@ -92,6 +92,8 @@ var (
 	typeErrorLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 	goListType    = regexp.MustCompile(`into \[\]struct \{.*\}$`)
 	goStructType  = regexp.MustCompile(`into struct \{.*\}$`)
+	goSliceType   = regexp.MustCompile(`into \[\][\w.]+$`)
+	goMapType     = regexp.MustCompile(`into map\[[^\]]*\][\w.]+$`)
 	unknownField  = regexp.MustCompile(`field (\S+) not found in type .*$`)
 )
 
@@ -172,6 +174,8 @@ func cleanYAMLError(err error) string {
 	s = unknownField.ReplaceAllString(s, `unknown field "$1"`)
 	s = goListType.ReplaceAllString(s, "into a list")
 	s = goStructType.ReplaceAllString(s, "into a mapping")
+	s = goSliceType.ReplaceAllString(s, "into a list")
+	s = goMapType.ReplaceAllString(s, "into a mapping")
 	return regexp.MustCompile(`in type config\.\w+`).ReplaceAllString(s, "here")
 }
 

@@ -218,12 +218,13 @@ func (e *Engine) stale(ctx context.Context, in herald.Incident, d herald.Deliver
 // channel.
 func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery, cause error) error {
 	log.Error("delivery given up", "attempts", d.Attempts, "error", cause.Error())
-	if err := e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryFailed, "", cause.Error()); err != nil {
-		return err
-	}
 	if d.Kind == herald.KindFailure {
-		return nil // never a report about a report
+		// never a report about a report
+		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryFailed, "", cause.Error())
 	}
+	// The report is queued (once, by key) before the delivery is marked
+	// failed: a process that stops in between retries the job and queues
+	// nothing twice, where the other order would lose the report.
 	text := fmt.Sprintf("Herald could not deliver a %s message to %s (%s): %v. Check the delivery log in the console.",
 		d.Channel, d.Recipient, d.Audience, cause)
 	ds, err := e.toPeople(ctx, d.IncidentID, []herald.IncidentRole{herald.SeatCommander}, nil,
@@ -234,7 +235,7 @@ func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery
 	if _, err := e.o.Store.QueueOnce(ctx, d.IncidentID+"/failure/"+d.ID, d.IncidentID, ds); err != nil {
 		return err
 	}
-	return nil
+	return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryFailed, "", cause.Error())
 }
 
 func otherChannels(failed herald.Channel) []herald.Channel {
