@@ -1,0 +1,77 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kredete/herald"
+	"github.com/kredete/herald/comms/sms/twiliotest"
+	"github.com/kredete/herald/store"
+)
+
+// failingQueue is the store with QueueOnce failing a number of times, as
+// when the database goes away (or the process stops) mid-way.
+type failingQueue struct {
+	*store.Store
+	failures atomic.Int32
+}
+
+func (f *failingQueue) QueueOnce(ctx context.Context, key, incidentID string, ds []herald.Delivery) (bool, error) {
+	if f.failures.Add(-1) >= 0 {
+		return false, errors.New("database went away")
+	}
+	return f.Store.QueueOnce(ctx, key, incidentID, ds)
+}
+
+// A delivery is marked failed only once the report to the commander is
+// queued: when queueing the report fails, the delivery stays open, and the
+// retry queues the report. (Marking it failed first lost the report: the
+// retry found a final delivery and did nothing.)
+func TestFailureReportIsNotLost(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, envOptions{plan: setExecutives(nil, []string{twiliotest.NumberInvalid})})
+		st := &failingQueue{Store: e.st}
+		st.failures.Store(1)
+		eng := e.engine(st, nil)
+
+		in := e.declare("Payments failing")
+		e.compose(in.ID, herald.Composition{Main: "Card payments fail.", Audiences: []string{"executives"}})
+		texts := filter(e.deliveries(in.ID), func(d herald.Delivery) bool { return d.Channel == herald.ChannelSMS })
+		if len(texts) != 1 {
+			t.Fatalf("SMS deliveries: %s", describe(texts))
+		}
+		id := texts[0].ID
+
+		if err := eng.Deliver(e.ctx, id); err == nil {
+			t.Fatal("Deliver succeeded although the failure report could not be queued")
+		}
+		d, err := e.st.Delivery(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.State.Final() {
+			t.Fatalf("the delivery is %s before its failure report was queued", d.State)
+		}
+
+		if err := eng.Deliver(e.ctx, id); err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		ds := e.deliveries(in.ID)
+		reports := filter(ds, ofKind(herald.KindFailure))
+		if len(reports) != 2 {
+			t.Fatalf("failure reports after the retry: %s", describe(ds))
+		}
+		if d, _ := e.st.Delivery(e.ctx, id); d.State != herald.DeliveryFailed {
+			t.Errorf("after the retry: %s", describe([]herald.Delivery{d}))
+		}
+		// Given up again later (a stray job), nothing is queued twice.
+		if err := eng.Deliver(e.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(filter(e.deliveries(in.ID), ofKind(herald.KindFailure))); n != 2 {
+			t.Errorf("%d failure reports, want 2", n)
+		}
+	})
+}
