@@ -177,7 +177,12 @@ func Obligations(plan Plan, in Incident, told []Communication, reports []Regulat
 			if _, told := last[a.Key]; told || !in.Open() {
 				continue
 			}
-			ob.Step, ob.Since = StepDeadline, in.Classified()
+			// A conditional audience (regulators) starts when the incident
+			// was classified as needing it; any other at the declaration.
+			ob.Step, ob.Since = StepDeadline, in.CreatedAt
+			if a.Conditional {
+				ob.Since = in.Classified()
+			}
 			ob.Due = ob.Since.Add(cad.Interval)
 			out = append(out, ob)
 		}

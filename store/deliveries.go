@@ -17,7 +17,7 @@ const (
 		created_at, updated_at, sent_at`
 	insertDelivery = `INSERT INTO deliveries (id, incident_id, communication_id, audience, channel, kind, recipient, subject, body,
 		idempotency_key, seq, state, obligation_key, due_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries), 'queued', $11, $12, $13, $13)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NEXT_SEQ, 'queued', $11, $12, $13, $13)
 		ON CONFLICT (idempotency_key) DO NOTHING`
 	selectDelivery      = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = $1`
 	selectDeliveries    = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE incident_id = $1 ORDER BY seq DESC LIMIT $2`
@@ -41,7 +41,7 @@ func (s *Store) writeDeliveries(ctx context.Context, tx *sql.Tx, incidentID, com
 	var ids []string
 	for _, d := range ds {
 		id := newID()
-		res, err := tx.ExecContext(ctx, s.q(insertDelivery), id, incidentID, nullString(communicationID), d.Audience, d.Channel,
+		res, err := tx.ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), id, incidentID, nullString(communicationID), d.Audience, d.Channel,
 			d.Kind, d.Recipient, d.Subject, d.Body, d.Key, d.ObligationKey, nullTime(d.DueAt), now)
 		if err != nil {
 			return 0, fmt.Errorf("store: write delivery: %w", err)
@@ -105,11 +105,20 @@ func (s *Store) fanoutCommunication(ctx context.Context, tx *sql.Tx, incidentID,
 	}
 	subject := fmt.Sprintf("[%s] %s%s (%s)", s.plan.Page.Name, prefix, name, label)
 	ds := herald.Fanout(a, kind, incidentID+"/"+commID, subject, body)
-	for i := range ds {
-		ds[i].Subject = subject
-	}
 	_, err := s.writeDeliveries(ctx, tx, incidentID, commID, ds, now)
 	return err
+}
+
+// deliverySeq fills in how a delivery gets its order number: a sequence on
+// PostgreSQL, where concurrent writers (a console write and an engine's
+// reminder) must not draw the same number; on SQLite, where writers take
+// turns, the next after the largest.
+func (s *Store) deliverySeq(query string) string {
+	next := "(SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries)"
+	if s.dialect == Postgres {
+		next = "nextval('deliveries_order_seq')"
+	}
+	return strings.Replace(query, "NEXT_SEQ", next, 1)
 }
 
 // Delivery reads one delivery.

@@ -67,7 +67,7 @@ func (s *Store) inserter() (*river.Client[*sql.Tx], error) {
 	if s.river != nil {
 		return s.river, nil
 	}
-	c, err := river.NewClient(s.riverDriver(), &river.Config{Logger: quietLogger(), TestOnly: false})
+	c, err := river.NewClient(s.riverDriver(), &river.Config{Logger: quietLogger()})
 	if err != nil {
 		return nil, fmt.Errorf("store: job queue: %w", err)
 	}

@@ -97,7 +97,7 @@ func (e *Engine) fire(ctx context.Context, in herald.Incident, a herald.Audience
 		return err
 	}
 	text := e.reminderText(in, a, r, now)
-	ds, err := e.toPeople(ctx, in.ID, r.To, contactsFor(a, r), channelsFor(a), herald.KindReminder, "Reminder: "+in.Name, text, r.Key())
+	ds, err := e.toPeople(ctx, in.ID, r.To, a.Recipients.Contacts, channelsFor(a), herald.KindReminder, "Reminder: "+in.Name, text, r.Key())
 	if err != nil {
 		return err
 	}
@@ -118,11 +118,6 @@ func channelsFor(a herald.Audience) []herald.Channel {
 		return a.ReminderPolicy.Channels
 	}
 	return []herald.Channel{herald.ChannelSlack}
-}
-
-// contactsFor adds the audience's contacts (compliance) to its reminders.
-func contactsFor(a herald.Audience, _ herald.Reminder) []herald.Contact {
-	return a.Recipients.Contacts
 }
 
 func (e *Engine) reminderText(in herald.Incident, a herald.Audience, r herald.Reminder, now time.Time) string {
