@@ -1,6 +1,8 @@
 package herald
 
 import (
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -19,64 +21,346 @@ type Communication struct {
 // Clock is one audience's line on the cadence board.
 type Clock struct {
 	Audience    Audience
-	Applies     bool       // false: a conditional audience the incident does not need
+	Applies     bool       // false: the incident owes this audience nothing (a condition, an impact override)
+	Cadence     Cadence    // the audience's cadence for this incident (after impact overrides)
 	LastTold    *time.Time // nil: never told
-	NextDue     *time.Time // nil: nothing due (real time, or a deadline already met, or closed)
+	Obligation  *Obligation
+	NextDue     *time.Time // nil: nothing due (real time, a deadline met, or closed)
 	Overdue     bool
-	DeadlineMet bool // a deadline audience that was told in time
+	DeadlineMet bool          // a deadline audience whose last step was done in time
+	Reminded    int           // reminders and escalations queued about the current obligation
+	Escalated   bool          // the current obligation was escalated past the first person
+	Holdings    int           // automatic holding updates sent to this audience
+	Steps       []StepRecord  // a regulator audience's steps so far
+	Missed      int           // deadlines this audience has missed during the incident
+	Sent        DeliveryCount // this audience's deliveries by state
+}
+
+// DeliveryCount counts an audience's deliveries by how they ended.
+type DeliveryCount struct{ Sent, Pending, Failed int }
+
+// StepRecord is one regulatory step: when it was due and when it was done.
+type StepRecord struct {
+	Step   string
+	Due    time.Time
+	Done   *RegulatorReport // nil: not yet
+	Missed bool             // done late, or not done and past due
 }
 
 // Board computes each audience's clock for an incident from the plan and
-// what has been told so far. The cadence engine keeps these promises; the
-// board shows them.
-//
-//   - Real time: due with every update; never overdue by the clock.
-//   - Every N: due N after the last message to that audience, or N after the
-//     declaration if none yet, while the incident is open.
-//   - Within N (deadline): due N after the declaration until told once.
-//
-// Conditional audiences (regulators "if required") apply only when the
-// incident says so.
-func Board(plan Plan, in Incident, told []Communication, now time.Time) []Clock {
+// the stored history: what was told, the regulator reports and the
+// deliveries (reminders, escalations, holding updates). It is what the
+// cadence engine works from (Obligations), shown. Deliveries may be nil
+// (the incident list shows only the clocks).
+func Board(plan Plan, in Incident, told []Communication, reports []RegulatorReport, deliveries []Delivery, now time.Time) []Clock {
+	last := lastTold(in.ID, told)
+	owed := map[string]Obligation{}
+	for _, ob := range Obligations(plan, in, told, reports) {
+		owed[ob.Audience] = ob
+	}
+	clocks := make([]Clock, 0, len(plan.Audiences))
+	for _, a := range plan.Audiences {
+		cad, applies := a.Effective(in)
+		c := Clock{Audience: a, Applies: applies, Cadence: cad}
+		if t, ok := last[a.Key]; ok {
+			c.LastTold = &t
+		}
+		if ob, ok := owed[a.Key]; ok {
+			c.Obligation = &ob
+			due := ob.Due
+			c.NextDue = &due
+			c.Overdue = now.After(due)
+		}
+		if a.Regulatory != nil && applies {
+			c.Steps = RegulatorySteps(*a.Regulatory, in, reports, now)
+			for _, st := range c.Steps {
+				if st.Missed {
+					c.Missed++
+				}
+			}
+			if n := len(c.Steps); n > 0 && c.Steps[n-1].Done != nil {
+				c.DeadlineMet = !c.Steps[n-1].Missed
+			}
+		} else if cad.Kind == Deadline && applies {
+			due := in.CreatedAt.Add(cad.Interval)
+			if a.Conditional {
+				due = in.Classified().Add(cad.Interval)
+			}
+			var done *time.Time
+			if c.LastTold != nil {
+				done = c.LastTold
+			}
+			for _, r := range reports {
+				if r.IncidentID == in.ID && r.Step == StepDeadline && (done == nil || r.At.Before(*done)) {
+					at := r.At
+					done = &at
+				}
+			}
+			if done != nil {
+				c.DeadlineMet = !done.After(due)
+			}
+			if (done != nil && done.After(due)) || (done == nil && now.After(due)) {
+				c.Missed = 1
+			}
+		}
+		for _, d := range deliveries {
+			if d.IncidentID != in.ID || d.Audience != a.Key {
+				continue
+			}
+			switch {
+			case d.Kind == KindReminder:
+				if c.Obligation != nil && d.ObligationKey == c.Obligation.Key() && d.State != DeliverySkipped {
+					c.Reminded++
+					if strings.Contains(d.Key, "/"+string(RemindEscalate)+"/") {
+						c.Escalated = true
+					}
+				}
+				continue
+			case d.Kind == KindHolding && d.Channel != ChannelSlack:
+				c.Holdings++
+			}
+			switch d.State {
+			case DeliverySent:
+				c.Sent.Sent++
+			case DeliveryFailed:
+				c.Sent.Failed++
+			case DeliverySkipped:
+			default:
+				c.Sent.Pending++
+			}
+		}
+		clocks = append(clocks, c)
+	}
+	return clocks
+}
+
+func lastTold(incidentID string, told []Communication) map[string]time.Time {
 	last := map[string]time.Time{}
 	for _, c := range told {
-		if c.IncidentID != in.ID {
+		if c.IncidentID != incidentID {
 			continue
 		}
 		if t, ok := last[c.Audience]; !ok || c.CreatedAt.After(t) {
 			last[c.Audience] = c.CreatedAt
 		}
 	}
-	clocks := make([]Clock, 0, len(plan.Audiences))
-	for _, a := range plan.Audiences {
-		c := Clock{Audience: a, Applies: !a.Conditional || in.NotifyRegulators}
-		if t, ok := last[a.Key]; ok {
-			t := t
-			c.LastTold = &t
+	return last
+}
+
+// RegulatorySteps lists a regulatory clock's steps reached so far: each
+// done step with its report, then the step owed next (if any).
+func RegulatorySteps(rc RegulatoryClock, in Incident, reports []RegulatorReport, now time.Time) []StepRecord {
+	var done []RegulatorReport
+	var out []StepRecord
+	for {
+		ob, ok := regulatoryObligation(rc, in, done)
+		if !ok {
+			return out
 		}
-		if c.Applies && in.Open() {
-			switch a.Cadence.Kind {
-			case Every:
-				from := in.CreatedAt
-				if c.LastTold != nil {
-					from = *c.LastTold
-				}
-				due := from.Add(a.Cadence.Interval)
-				c.NextDue = &due
-			case Deadline:
-				due := in.CreatedAt.Add(a.Cadence.Interval)
-				if c.LastTold == nil {
-					c.NextDue = &due
-				}
+		st := StepRecord{Step: ob.Step, Due: ob.Due}
+		for i := range reports {
+			r := reports[i]
+			if r.IncidentID == in.ID && r.Step == ob.Step && (st.Done == nil || r.At.Before(st.Done.At)) {
+				st.Done = &r
 			}
 		}
-		if a.Cadence.Kind == Deadline && c.LastTold != nil {
-			c.DeadlineMet = !c.LastTold.After(in.CreatedAt.Add(a.Cadence.Interval))
+		if st.Done == nil {
+			st.Missed = now.After(ob.Due)
+			return append(out, st)
 		}
-		c.Overdue = c.NextDue != nil && now.After(*c.NextDue)
-		clocks = append(clocks, c)
+		st.Missed = st.Done.At.After(ob.Due)
+		out = append(out, st)
+		done = append(done, *st.Done)
 	}
-	return clocks
+}
+
+// Verdicts of the compliance table.
+const (
+	VerdictMet       = "met"          // every promise kept
+	VerdictEscalated = "escalated"    // a promise was late, and the people responsible were reminded and escalated to
+	VerdictMissed    = "missed"       // a promise was late and nobody was told in time
+	VerdictOpen      = "open"         // not due yet
+	VerdictNone      = "not required" // the incident owed this audience nothing
+)
+
+// ComplianceRow is one line of the compliance table: what the plan promised
+// an audience (or one regulatory step) and what happened.
+type ComplianceRow struct {
+	Audience   Audience
+	Step       string        // StepUpdate for cadences; a regulatory step
+	Promised   string        // "every 30 min", "real time", "initial notification within 4h"
+	Interval   time.Duration // the promised longest gap (0 for real time)
+	Messages   int           // messages to the audience (for real time, deliveries)
+	LongestGap time.Duration // the longest time without a message (real time: the slowest delivery)
+	Late       int           // gaps longer than promised, deadlines missed, deliveries failed
+	Reminders  int           // reminders and escalations sent about late promises
+	Holdings   int           // automatic holding updates among the messages
+	Done       *time.Time    // a regulatory step: when it was done
+	Due        *time.Time    // a regulatory step: when it was due
+	Verdict    string
+}
+
+// Compliance compares what the plan promised each audience with what was
+// told, from the stored history only: the messages (communications), the
+// regulator reports and the deliveries (reminders, escalations, Slack
+// latency). It is kept with the incident for the post-incident record.
+func Compliance(plan Plan, in Incident, told []Communication, reports []RegulatorReport, deliveries []Delivery, now time.Time) []ComplianceRow {
+	end := now
+	if in.ResolvedAt != nil && in.ResolvedAt.Before(now) {
+		end = *in.ResolvedAt
+	}
+	var out []ComplianceRow
+	for _, a := range plan.Audiences {
+		cad, applies := a.Effective(in)
+		row := ComplianceRow{Audience: a, Step: StepUpdate, Promised: cad.String(), Interval: cad.Interval}
+		if !applies {
+			row.Verdict = VerdictNone
+			out = append(out, row)
+			continue
+		}
+		switch {
+		case a.Regulatory != nil:
+			for _, st := range RegulatorySteps(*a.Regulatory, in, reports, now) {
+				due := st.Due
+				r := ComplianceRow{Audience: a, Step: st.Step, Due: &due,
+					Promised: StepLabel(st.Step) + " by " + due.UTC().Format("2 Jan 15:04 MST")}
+				if st.Done != nil {
+					at := st.Done.At
+					r.Done, r.Messages = &at, 1
+				}
+				out = append(out, judgeDeadline(r, a, in, st.Missed, st.Done == nil && !st.Missed, deliveries))
+			}
+			continue
+		case cad.Kind == RealTime:
+			row.Promised = "every update, as it happens"
+			for _, d := range deliveries {
+				if d.IncidentID != in.ID || d.Audience != a.Key || d.Kind == KindReminder || d.Kind == KindFailure {
+					continue
+				}
+				row.Messages++
+				if d.State == DeliveryFailed {
+					row.Late++
+				}
+				if d.SentAt != nil && d.SentAt.Sub(d.CreatedAt) > row.LongestGap {
+					row.LongestGap = d.SentAt.Sub(d.CreatedAt)
+				}
+			}
+			row.Verdict = VerdictMet
+			if row.Late > 0 {
+				row.Verdict = VerdictMissed
+			}
+		case cad.Kind == Deadline:
+			due := in.CreatedAt.Add(cad.Interval)
+			if a.Conditional {
+				due = in.Classified().Add(cad.Interval)
+			}
+			row.Step, row.Due = StepDeadline, &due
+			if t, ok := lastTold(in.ID, told)[a.Key]; ok {
+				row.Done = &t
+			}
+			for _, r := range reports {
+				if r.IncidentID == in.ID && r.Step == StepDeadline && (row.Done == nil || r.At.Before(*row.Done)) {
+					at := r.At
+					row.Done = &at
+				}
+			}
+			missed := (row.Done != nil && row.Done.After(due)) || (row.Done == nil && now.After(due))
+			if row.Done != nil {
+				row.Messages = 1
+			}
+			out = append(out, judgeDeadline(row, a, in, missed, row.Done == nil && !missed, deliveries))
+			continue
+		case cad.Kind == Every:
+			out = append(out, judgeEvery(row, a, in, told, deliveries, end))
+			continue
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func judgeDeadline(r ComplianceRow, a Audience, in Incident, missed, pending bool, deliveries []Delivery) ComplianceRow {
+	for _, d := range deliveries {
+		if d.IncidentID == in.ID && d.Audience == a.Key && d.Kind == KindReminder && d.DueAt != nil && r.Due != nil &&
+			d.DueAt.Equal(*r.Due) && d.State != DeliverySkipped {
+			r.Reminders++
+		}
+	}
+	if r.Done != nil && r.Due != nil && r.Done.After(*r.Due) {
+		r.LongestGap = r.Done.Sub(*r.Due)
+	}
+	switch {
+	case pending:
+		r.Verdict = VerdictOpen
+	case missed:
+		r.Late = 1
+		r.Verdict = VerdictMissed
+	default:
+		r.Verdict = VerdictMet
+	}
+	return r
+}
+
+// grace is how late a message may be and still keep an every-N promise:
+// the engine's holding update goes out at due plus its lateness. One
+// hundredth of the interval, at least a second and at most a minute.
+func grace(interval time.Duration) time.Duration {
+	return min(max(interval/100, time.Second), time.Minute)
+}
+
+// judgeEvery measures the gaps between messages to an every-N audience,
+// from the declaration to the resolution (or now): a gap longer than N is
+// late; it counts as escalated when reminders about that due time went out.
+func judgeEvery(r ComplianceRow, a Audience, in Incident, told []Communication, deliveries []Delivery, end time.Time) ComplianceRow {
+	var times []time.Time
+	for _, c := range told {
+		if c.IncidentID != in.ID || c.Audience != a.Key {
+			continue
+		}
+		times = append(times, c.CreatedAt)
+		if c.Author == EngineActor {
+			r.Holdings++
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	r.Messages = len(times)
+	from := in.CreatedAt
+	points := append(times, end)
+	escalatedAll := true
+	for _, t := range points {
+		if t.Before(from) {
+			continue
+		}
+		gap := t.Sub(from)
+		if gap > r.LongestGap {
+			r.LongestGap = gap
+		}
+		if gap > r.Interval+grace(r.Interval) {
+			r.Late++
+			due := from.Add(r.Interval)
+			reminded := 0
+			for _, d := range deliveries {
+				if d.IncidentID == in.ID && d.Audience == a.Key && d.Kind == KindReminder && d.DueAt != nil &&
+					d.DueAt.Equal(due) && d.State != DeliverySkipped {
+					reminded++
+				}
+			}
+			r.Reminders += reminded
+			if reminded == 0 {
+				escalatedAll = false
+			}
+		}
+		from = t
+	}
+	switch {
+	case r.Late == 0:
+		r.Verdict = VerdictMet
+	case escalatedAll:
+		r.Verdict = VerdictEscalated
+	default:
+		r.Verdict = VerdictMissed
+	}
+	return r
 }
 
 // SMSSegments counts the segments an SMS body needs: GSM-7 text fits 160

@@ -78,8 +78,8 @@ const (
 	StepFinal        = "final"        // DORA final report
 )
 
-// RegulatorySteps lists the DORA steps in order.
-var RegulatorySteps = []string{StepInitial, StepIntermediate, StepFinal}
+// DORASteps lists the DORA steps in order.
+var DORASteps = []string{StepInitial, StepIntermediate, StepFinal}
 
 // RegulatorReport records that a regulatory step was done: a call made or a
 // report filed. It satisfies the step of its incident.
@@ -174,7 +174,7 @@ func Obligations(plan Plan, in Incident, told []Communication, reports []Regulat
 			ob.Due = ob.Since.Add(cad.Interval)
 			out = append(out, ob)
 		case cad.Kind == Deadline:
-			if _, told := last[a.Key]; told || !in.Open() {
+			if _, told := last[a.Key]; told || !in.Open() || reported(reports, in.ID, StepDeadline) {
 				continue
 			}
 			// A conditional audience (regulators) starts when the incident
@@ -360,16 +360,14 @@ func (p Plan) AudienceByKey(key string) (Audience, bool) {
 // Describe says an obligation in words, for reminders and the board:
 // "Executive Team update due 14:30 UTC".
 func (o Obligation) Describe(a Audience, loc *time.Location) string {
-	what := "update"
-	switch o.Step {
-	case StepInitial:
-		what = "initial notification"
-	case StepIntermediate:
-		what = "intermediate report"
-	case StepFinal:
-		what = "final report"
-	case StepDeadline:
-		what = "notification"
+	return fmt.Sprintf("%s %s due %s", a.Name, StepLabel(o.Step), o.Due.In(loc).Format("15:04 MST, 2 Jan"))
+}
+
+func reported(reports []RegulatorReport, incidentID, step string) bool {
+	for _, r := range reports {
+		if r.IncidentID == incidentID && r.Step == step {
+			return true
+		}
 	}
-	return fmt.Sprintf("%s %s due %s", a.Name, what, o.Due.In(loc).Format("15:04 MST, 2 Jan"))
+	return false
 }

@@ -19,6 +19,9 @@ type Console struct {
 	Nav    string // which nav item is current
 	Flash  string // a one-off message after a redirect
 	Banner string // a standing warning, e.g. the database is unreachable
+	// Obligations are what the open incidents owe soon or overdue, shown
+	// on every page (the strip refreshes live and counts down).
+	Obligations []ObligationItem
 	// Version is the data version the page was rendered from: the event
 	// stream only announces newer ones, so a page does not refetch itself
 	// on load.
@@ -116,10 +119,37 @@ type IncidentConsoleView struct {
 	Audit       []herald.AuditEntry // the incident's audit trail, for roles that may read it
 	Stale       string              // set when an edit lost a race
 	Errors      map[string]string
-	Deliveries  []herald.Delivery // newest first
+	Deliveries  []herald.Delivery // newest first, the latest logDeliveries
+	// DeliveryTotal counts all the incident's deliveries; Deliveries may
+	// hold only the latest.
+	DeliveryTotal int
+	Failed        int // deliveries given up or reported undelivered, of all
+	Compliance    []herald.ComplianceRow
+	Reports       []herald.RegulatorReport
+	Regulators    *herald.Audience // the plan's regulator audience, if any
+	RegulatorForm RegulatorForm
 }
 
-func failedCount(ds []herald.Delivery) int {
+// RegulatorForm is the form recording a call to the regulator.
+type RegulatorForm struct {
+	Step, CalledBy, Whom, At, Reference, Notes string
+}
+
+// ObligationItem is one line of the console's obligations strip: an
+// audience owed something soon, or overdue, for one incident.
+type ObligationItem struct {
+	IncidentID   string
+	IncidentName string
+	What         string    // "Partners and clients update"
+	Due          time.Time // when it is due
+	ShowFrom     time.Time // the strip shows it from this time (the first reminder)
+	Hidden       bool      // not yet: ShowFrom is ahead (console.js reveals it then)
+	Overdue      bool
+}
+
+// FailedCount counts the deliveries given up, and the texts Twilio accepted
+// but could not hand over.
+func FailedCount(ds []herald.Delivery) int {
 	n := 0
 	for _, d := range ds {
 		// A text Twilio accepted and later could not hand over counts too.
@@ -257,16 +287,129 @@ func clockText(c herald.Clock, now time.Time) string {
 	switch {
 	case !c.Applies:
 		return "not required"
-	case c.Audience.Cadence.Kind == herald.RealTime:
+	case c.Cadence.Kind == herald.RealTime:
 		return "every update"
-	case c.DeadlineMet:
+	case c.NextDue == nil && c.DeadlineMet:
 		return "told in time"
+	case c.NextDue == nil && c.Missed > 0:
+		return "done late"
 	case c.NextDue == nil:
 		return "nothing due"
 	case c.Overdue:
 		return "overdue by " + age(*c.NextDue, now)
 	}
 	return "due in " + untilText(*c.NextDue, now)
+}
+
+func obligationState(it ObligationItem) string {
+	if it.Overdue {
+		return "overdue"
+	}
+	return "due soon"
+}
+
+func cadenceText(c herald.Clock) string {
+	if !c.Applies {
+		return c.Audience.Cadence.String()
+	}
+	return c.Cadence.String()
+}
+
+func reminderText(c herald.Clock) string {
+	var parts []string
+	if c.Reminded > 0 {
+		s := fmt.Sprintf("%d sent", c.Reminded)
+		if c.Escalated {
+			s += ", escalated"
+		}
+		parts = append(parts, s)
+	}
+	if c.Holdings > 0 {
+		parts = append(parts, fmt.Sprintf("%d automatic holding update%s", c.Holdings, plural(c.Holdings)))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func deliveryCountText(c herald.Clock) string {
+	n := c.Sent
+	if n.Sent+n.Pending+n.Failed == 0 {
+		return "none"
+	}
+	s := fmt.Sprintf("%d sent", n.Sent)
+	if n.Pending > 0 {
+		s += fmt.Sprintf(", %d on the way", n.Pending)
+	}
+	if n.Failed > 0 {
+		s += fmt.Sprintf(", %d failed", n.Failed)
+	}
+	return s
+}
+
+func regulatorSteps(v IncidentConsoleView) []herald.StepRecord {
+	for _, c := range v.Clocks {
+		if v.Regulators != nil && c.Audience.Key == v.Regulators.Key {
+			if c.Steps != nil {
+				return c.Steps
+			}
+			// A plain "within N" deadline: one step.
+			if c.NextDue != nil || c.LastTold != nil || len(v.Reports) > 0 {
+				st := herald.StepRecord{Step: herald.StepDeadline}
+				if c.Obligation != nil {
+					st.Due, st.Missed = c.Obligation.Due, c.Overdue
+				}
+				for i := range v.Reports {
+					if v.Reports[i].Step == herald.StepDeadline {
+						st.Done = &v.Reports[i]
+					}
+				}
+				if st.Due.IsZero() {
+					for _, row := range v.Compliance {
+						if row.Audience.Key == c.Audience.Key && row.Due != nil {
+							st.Due, st.Missed = *row.Due, row.Verdict == herald.VerdictMissed
+						}
+					}
+				}
+				return []herald.StepRecord{st}
+			}
+		}
+	}
+	return nil
+}
+
+func gapText(r herald.ComplianceRow) string {
+	switch {
+	case r.Verdict == herald.VerdictNone:
+		return "—"
+	case r.Step != herald.StepUpdate:
+		if r.Done == nil {
+			return "not done"
+		}
+		if r.LongestGap > 0 {
+			return herald.RoundDuration(r.LongestGap) + " late"
+		}
+		return "in time"
+	case r.Interval == 0:
+		if r.LongestGap == 0 {
+			return "—"
+		}
+		return "slowest delivery " + herald.RoundDuration(r.LongestGap)
+	}
+	return herald.RoundDuration(r.LongestGap)
+}
+
+func verdictClass(v string) string {
+	switch v {
+	case herald.VerdictMet:
+		return "met"
+	case herald.VerdictEscalated:
+		return "escalated"
+	case herald.VerdictMissed:
+		return "missed"
+	}
+	return "other"
 }
 
 func untilText(t, now time.Time) string {

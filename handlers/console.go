@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/a-h/templ"
@@ -44,6 +45,8 @@ type ConsoleStore interface {
 	EditComponent(ctx context.Context, id, name, description string, position int, groupID, actor string) (herald.Component, error)
 	Groups(ctx context.Context) ([]herald.ComponentGroup, error)
 	Deliveries(ctx context.Context, incidentID string, limit int) ([]herald.Delivery, error)
+	RegulatorReports(ctx context.Context, incidentIDs []string) ([]herald.RegulatorReport, error)
+	RecordRegulatorReport(ctx context.Context, r herald.RegulatorReport, plan herald.Plan, actor string) (herald.RegulatorReport, error)
 	CreateGroup(ctx context.Context, name, description string, position int, actor string) (herald.ComponentGroup, error)
 	EditGroup(ctx context.Context, id, name, description string, position int, actor string) (herald.ComponentGroup, error)
 }
@@ -120,6 +123,7 @@ func (s *Server) consoleFrame(r *http.Request, title, nav string) components.Con
 	if s.sessions != nil && r.Header.Get("HX-Request") != "true" {
 		c.Flash = s.sessions.PopString(r.Context(), "flash")
 	}
+	c.Obligations = s.obligationItems(r)
 	if p := s.public.Snapshot(); p != nil {
 		c.Version = p.Version
 		if s.now().Sub(p.BuiltAt) > 3*time.Minute {
@@ -127,6 +131,71 @@ func (s *Server) consoleFrame(r *http.Request, title, nav string) components.Con
 		}
 	}
 	return c
+}
+
+// stripAhead is how far ahead of an item's first reminder the strip loads
+// it (hidden), so its countdown appears without a refresh.
+const stripAhead = 15 * time.Minute
+
+// obligationItems lists what the open incidents owe soon or overdue, for
+// the strip on every console page. A failure to read leaves the strip
+// empty (and is logged): the page itself still works.
+func (s *Server) obligationItems(r *http.Request) []components.ObligationItem {
+	ctx := r.Context()
+	open, err := s.console.OpenIncidents(ctx)
+	if err != nil {
+		s.log.Warn("obligations strip", "error", err.Error(), "request_id", requestID(ctx))
+		return nil
+	}
+	var ids []string
+	for _, in := range open {
+		if in.Kind == herald.KindIncident {
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	told, err := s.console.Communications(ctx, ids)
+	if err != nil {
+		s.log.Warn("obligations strip", "error", err.Error(), "request_id", requestID(ctx))
+		return nil
+	}
+	reports, err := s.console.RegulatorReports(ctx, ids)
+	if err != nil {
+		s.log.Warn("obligations strip", "error", err.Error(), "request_id", requestID(ctx))
+		return nil
+	}
+	now := s.now()
+	var items []components.ObligationItem
+	for _, in := range open {
+		if in.Kind != herald.KindIncident {
+			continue
+		}
+		for _, ob := range herald.Obligations(s.plan, in, told, reports) {
+			a, _ := s.plan.AudienceByKey(ob.Audience)
+			from := ob.Due
+			for _, d := range a.ReminderPolicy.Before {
+				if t := ob.Due.Add(-d); t.Before(from) {
+					from = t
+				}
+			}
+			if from.After(now.Add(stripAhead)) {
+				continue
+			}
+			items = append(items, components.ObligationItem{IncidentID: in.ID, IncidentName: in.Name,
+				What: a.Name + " " + herald.StepLabel(ob.Step), Due: ob.Due, ShowFrom: from,
+				Hidden: from.After(now), Overdue: now.After(ob.Due)})
+		}
+	}
+	slices.SortFunc(items, func(a, b components.ObligationItem) int { return a.Due.Compare(b.Due) })
+	return items
+}
+
+// obligationsStrip is the strip alone, for its live refresh.
+func (s *Server) obligationsStrip(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, components.ObligationStrip(s.obligationItems(r)))
+	return nil
 }
 
 // render writes a templ component as HTML.

@@ -40,6 +40,10 @@ func (s *Server) incidentList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	reports, err := s.console.RegulatorReports(ctx, ids)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	byID := componentsByID(comps)
 	v := components.IncidentListView{Console: s.consoleFrame(r, "Incidents", "incidents"), Query: q, Now: now}
@@ -48,7 +52,7 @@ func (s *Server) incidentList(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		v.Active = append(v.Active, components.IncidentRow{Incident: in, Commander: commanders[in.ID],
-			Components: names(in.ComponentIDs, byID), Clocks: herald.Board(s.plan, in, told, now)})
+			Components: names(in.ComponentIDs, byID), Clocks: herald.Board(s.plan, in, told, reports, nil, now)})
 	}
 	for _, in := range resolved {
 		v.Resolved = append(v.Resolved, components.IncidentRow{Incident: in, Components: names(in.ComponentIDs, byID)})
@@ -276,7 +280,13 @@ func (s *Server) incidentView(r *http.Request, compose *components.ComposerView)
 			return components.IncidentConsoleView{}, err
 		}
 	}
-	deliveries, err := s.console.Deliveries(ctx, id, 200)
+	// The board and the compliance table count every delivery; the log
+	// shows the latest.
+	deliveries, err := s.console.Deliveries(ctx, id, boardDeliveries)
+	if err != nil {
+		return components.IncidentConsoleView{}, err
+	}
+	reports, err := s.console.RegulatorReports(ctx, []string{id})
 	if err != nil {
 		return components.IncidentConsoleView{}, err
 	}
@@ -293,9 +303,14 @@ func (s *Server) incidentView(r *http.Request, compose *components.ComposerView)
 		}
 	}
 	v := components.IncidentConsoleView{Console: s.consoleFrame(r, in.Name, "incidents"), Incident: in, Components: affected,
-		Assignments: assign, Users: users, Clocks: herald.Board(s.plan, in, told, now), Timeline: tl, Filter: kind,
-		Objectives: s.plan.Objectives, DataLoss: in.DataLoss, Now: now, Errors: map[string]string{}, Audit: audit,
-		Deliveries: deliveries}
+		Assignments: assign, Users: users, Clocks: herald.Board(s.plan, in, told, reports, deliveries, now), Timeline: tl,
+		Filter: kind, Objectives: s.plan.Objectives, DataLoss: in.DataLoss, Now: now, Errors: map[string]string{}, Audit: audit,
+		Deliveries: deliveries[:min(len(deliveries), logDeliveries)], DeliveryTotal: len(deliveries), Failed: components.FailedCount(deliveries),
+		Compliance: herald.Compliance(s.plan, in, told, reports, deliveries, now), Reports: reports,
+		RegulatorForm: s.regulatorForm(r, in, reports, now)}
+	if ra, ok := s.plan.RegulatorAudience(); ok {
+		v.Regulators = &ra
+	}
 	if compose == nil {
 		c := s.defaultComposer(in, comps, now)
 		compose = &c
@@ -497,6 +512,50 @@ func (s *Server) setDataLoss(w http.ResponseWriter, r *http.Request) error {
 			actorName(currentUser(r.Context())))
 	}
 	return s.afterIncidentWrite(w, r, err, nil, "Estimated data loss saved.")
+}
+
+// boardDeliveries bounds the deliveries the incident page counts;
+// logDeliveries, the ones its log lists.
+const (
+	boardDeliveries = 20000
+	logDeliveries   = 200
+)
+
+// regulatorForm is the form to record the next regulator call: what was
+// typed when r is a refused submission, else the defaults.
+func (s *Server) regulatorForm(r *http.Request, in herald.Incident, reports []herald.RegulatorReport, now time.Time) components.RegulatorForm {
+	f := components.RegulatorForm{CalledBy: currentUser(r.Context()).Name, At: now.In(s.loc).Format(datetimeLocal)}
+	for _, ob := range herald.Obligations(s.plan, in, nil, reports) {
+		if ra, ok := s.plan.RegulatorAudience(); ok && ob.Audience == ra.Key {
+			f.Step = ob.Step
+		}
+	}
+	if r.Method == http.MethodPost && r.PostForm != nil && r.PostForm.Has("whom") {
+		f.CalledBy, f.Whom, f.At = r.PostFormValue("called_by"), r.PostFormValue("whom"), r.PostFormValue("at")
+		f.Reference, f.Notes = r.PostFormValue("reference"), r.PostFormValue("notes")
+	}
+	return f
+}
+
+// recordRegulatorCall records a call to the regulator, which satisfies the
+// regulatory clock's current step.
+func (s *Server) recordRegulatorCall(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	rep := herald.TrimReport(herald.RegulatorReport{IncidentID: r.PathValue("id"), Step: r.PostFormValue("step"),
+		CalledBy: r.PostFormValue("called_by"), Whom: r.PostFormValue("whom"), Reference: r.PostFormValue("reference"),
+		Notes: r.PostFormValue("notes")})
+	var err error
+	if at, perr := time.ParseInLocation(datetimeLocal, strings.TrimSpace(r.PostFormValue("at")), s.loc); perr == nil {
+		rep.At = at
+	} else if strings.TrimSpace(r.PostFormValue("at")) != "" {
+		err = &herald.ValidationError{Field: "at", Problem: "must be a date and time such as 2026-11-25T14:30"}
+	}
+	if err == nil {
+		_, err = s.console.RecordRegulatorReport(r.Context(), rep, s.plan, actorName(currentUser(r.Context())))
+	}
+	return s.afterIncidentWrite(w, r, err, nil, "Regulator call recorded; the regulatory clock moved on.")
 }
 
 func (s *Server) reopenIncident(w http.ResponseWriter, r *http.Request) error {

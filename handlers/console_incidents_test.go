@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -41,10 +42,10 @@ func clockRow(t testing.TB, doc *html.Node, audience string) (lastTold, state st
 	t.Helper()
 	row := queryOne(t, doc, "table[data-testid=cadence-board] tr[data-audience="+audience+"]")
 	cells := queryAll(t, row, "td")
-	if len(cells) != 4 {
+	if len(cells) != 5 {
 		t.Fatalf("the %s row has %d cells", audience, len(cells))
 	}
-	return text(cells[2]), text(cells[3])
+	return text(cells[1]), text(queryOne(t, cells[2], ".clock-state"))
 }
 
 // selectedValue is the value of the selected option of a select.
@@ -367,8 +368,68 @@ func TestConsoleComposerRegulators(t *testing.T) {
 		if got := c.told(id, "regulators"); !slices.Equal(got, []string{"Notice of a payment outage."}) {
 			t.Errorf("regulators were told %q", got)
 		}
-		if _, state := clockRow(t, b.page(inc), "regulators"); state != "told in time" {
-			t.Errorf("regulators' clock: %q, want told in time", state)
+		// A message to the regulators is the script of the call; the call
+		// itself, recorded, is what satisfies the step.
+		doc = b.page(inc)
+		if _, state := clockRow(t, doc, "regulators"); !strings.HasPrefix(state, "due in") {
+			t.Errorf("regulators' clock after the message: %q, want still due in …", state)
+		}
+		if got := text(queryOne(t, doc, "[data-testid=regulator-steps] tr[data-step=initial] [data-testid=step-state]")); got != "not yet" {
+			t.Errorf("initial step before the call: %q", got)
+		}
+		now := c.clock.Now().In(c.deps.Location)
+		call := url.Values{"step": {"initial"}, "called_by": {"Ada Commander"}, "whom": {"Central Bank, duty officer J. Obi"},
+			"at": {now.Format("2006-01-02T15:04")}, "reference": {"CBN-2026-0042"}, "notes": {"Read the notice."}}
+
+		// Refused: each problem next to its field, nothing stored.
+		for _, bad := range []struct{ field, value, want string }{
+			{"whom", "  ", "must not be empty"},
+			{"at", now.Add(2 * time.Hour).Format("2006-01-02T15:04"), "in the future"},
+			{"at", "yesterday", "date and time"},
+			{"step", "final", "the next step is the initial notification"},
+		} {
+			form := url.Values{}
+			for k, v := range call {
+				form[k] = v
+			}
+			form.Set(bad.field, bad.value)
+			r := b.post(inc+"/regulator", form)
+			if r.Code != http.StatusUnprocessableEntity {
+				t.Fatalf("%s=%q: %d, want 422", bad.field, bad.value, r.Code)
+			}
+			got := text(queryOne(t, parseHTML(t, r.Body), "#err-"+bad.field))
+			if !strings.Contains(got, bad.want) {
+				t.Errorf("%s=%q: error %q, want %q", bad.field, bad.value, got, bad.want)
+			}
+		}
+		if reps, err := c.store.RegulatorReports(context.Background(), []string{id}); err != nil || len(reps) != 0 {
+			t.Fatalf("refused calls stored %d reports (%v)", len(reps), err)
+		}
+
+		r = b.post(inc+"/regulator", call)
+		if r.Code != http.StatusSeeOther {
+			t.Fatalf("record the call: %d: %.500s", r.Code, r.Body)
+		}
+		doc = b.page(inc)
+		if got := text(queryOne(t, doc, "[data-testid=regulator-steps] tr[data-step=initial] [data-testid=step-state]")); !strings.Contains(got, "in time") {
+			t.Errorf("initial step after the call: %q", got)
+		}
+		if got := text(queryOne(t, doc, "[data-testid=regulator-steps] tr[data-step=initial]")); !strings.Contains(got, "CBN-2026-0042") ||
+			!strings.Contains(got, "J. Obi") {
+			t.Errorf("the recorded call shows %q", got)
+		}
+		// The clock moved on to the intermediate report, 72 hours later.
+		if got := text(queryOne(t, doc, "table[data-testid=cadence-board] tr[data-audience=regulators] [data-testid=clock-step]")); !strings.HasPrefix(got, "intermediate report") {
+			t.Errorf("regulators' next step: %q", got)
+		}
+		if got := text(queryOne(t, doc, "[data-testid=regulator-form] h3")); got != "Record the intermediate report" {
+			t.Errorf("the form now records %q", got)
+		}
+		if got := text(queryOne(t, doc, "[data-testid=timeline]")); !strings.Contains(got, "Regulator initial notification made by Ada Commander") {
+			t.Errorf("the timeline does not show the call: %.500s", got)
+		}
+		if got, _ := attr(queryOne(t, doc, "[data-testid=compliance] tr[data-audience=regulators][data-step=initial]"), "data-verdict"); got != herald.VerdictMet {
+			t.Errorf("compliance verdict for the initial notification: %q", got)
 		}
 		// Only the regulators were told: the public page has no new update.
 		if in, _ := c.unresolved(id); len(in.IncidentUpdates) != 1 {

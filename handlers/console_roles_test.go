@@ -98,6 +98,20 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 			return matrixRequest{path: "/console/incidents/" + openIncident() + "/notes", writes: true,
 				form: url.Values{"note": {"Seen in the logs."}}}
 		},
+		"POST /incidents/{id}/regulator": func() matrixRequest {
+			c.t.Helper()
+			seq++
+			in, err := c.store.DeclareIncident(ctx, herald.Declaration{Name: "Matrix regulator incident " + strconv.Itoa(seq),
+				Impact: herald.ImpactCritical, Body: "Investigating.", NotifyRegulators: true},
+				c.users[herald.RoleCommander].ID, []string{"engineering", "public"}, "test")
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			return matrixRequest{path: "/console/incidents/" + in.ID + "/regulator", writes: true,
+				form: url.Values{"step": {"initial"}, "called_by": {"Ada"}, "whom": {"Central Bank, duty officer"},
+					"at": {c.clock.Now().In(c.deps.Location).Format("2006-01-02T15:04")}, "reference": {"CB-1"}}}
+		},
+		"GET /obligations": get("/console/obligations"),
 		"POST /components/{id}": func() matrixRequest {
 			return matrixRequest{path: "/console/components/" + c.ids["admin-dashboard"], writes: true,
 				form: url.Values{"status": {"major_outage"}}}

@@ -203,6 +203,8 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"POST", "/incidents/{id}/data-loss", herald.PermManageIncidents, h(s.setDataLoss)},
 		{"POST", "/incidents/{id}/reopen", herald.PermManageIncidents, h(s.reopenIncident)},
 		{"POST", "/incidents/{id}/notes", herald.PermAddNote, h(s.addNote)},
+		{"POST", "/incidents/{id}/regulator", herald.PermManageIncidents, h(s.recordRegulatorCall)},
+		{"GET", "/obligations", herald.PermReadConsole, h(s.obligationsStrip)},
 		{"GET", "/components", herald.PermManageComponents, h(s.componentsPage)},
 		{"POST", "/components/{id}", herald.PermManageComponents, h(s.setComponentStatus)},
 		{"POST", "/components/{id}/edit", herald.PermManageComponents, h(s.editComponent)},

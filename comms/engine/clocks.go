@@ -48,7 +48,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // next one (zero when nothing is scheduled).
 func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
 	now := e.now()
-	open, err := e.o.Store.OpenIncidents(ctx)
+	open, err := e.o.Store.IncidentsOwed(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -68,9 +68,17 @@ func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
 	for _, c := range told {
 		byIncident[c.IncidentID] = append(byIncident[c.IncidentID], c)
 	}
+	reports, err := e.o.Store.RegulatorReports(ctx, ids)
+	if err != nil {
+		return time.Time{}, err
+	}
+	reportsOf := map[string][]herald.RegulatorReport{}
+	for _, r := range reports {
+		reportsOf[r.IncidentID] = append(reportsOf[r.IncidentID], r)
+	}
 	var next time.Time
 	for _, in := range incidents {
-		for _, ob := range herald.Obligations(e.o.Plan, in, byIncident[in.ID], nil) {
+		for _, ob := range herald.Obligations(e.o.Plan, in, byIncident[in.ID], reportsOf[in.ID]) {
 			a, _ := e.o.Plan.AudienceByKey(ob.Audience)
 			cur, n := a.Current(ob, now)
 			if cur != nil {

@@ -31,7 +31,8 @@ type Store interface {
 	RecordHolding(ctx context.Context, key, incidentID, audience, body string) (bool, error)
 
 	Incident(ctx context.Context, id string) (herald.Incident, error)
-	OpenIncidents(ctx context.Context) ([]herald.Incident, error)
+	IncidentsOwed(ctx context.Context) ([]herald.Incident, error)
+	RegulatorReports(ctx context.Context, incidentIDs []string) ([]herald.RegulatorReport, error)
 	Components(ctx context.Context) ([]herald.Component, error)
 	Communications(ctx context.Context, incidentIDs []string) ([]herald.Communication, error)
 	Assignments(ctx context.Context, incidentID string) (map[herald.IncidentRole]herald.Assignment, error)
@@ -206,7 +207,11 @@ func (e *Engine) stale(ctx context.Context, in herald.Incident, d herald.Deliver
 	if err != nil {
 		return false, err
 	}
-	for _, ob := range herald.Obligations(e.o.Plan, in, told, nil) {
+	reports, err := e.o.Store.RegulatorReports(ctx, []string{in.ID})
+	if err != nil {
+		return false, err
+	}
+	for _, ob := range herald.Obligations(e.o.Plan, in, told, reports) {
 		if ob.Key() == d.ObligationKey {
 			return false, nil
 		}

@@ -12,6 +12,12 @@
   }
   function tick() {
     var now = Date.now();
+    // The obligations strip shows an item from its first reminder on.
+    document.querySelectorAll("[data-show-from]").forEach(function (el) {
+      var from = Date.parse(el.getAttribute("data-show-from"));
+      var show = !(from > now);
+      if (el.hidden === show) el.hidden = !show;
+    });
     document.querySelectorAll("[data-due]").forEach(function (el) {
       var due = el.getAttribute("data-due");
       if (!due) return;
