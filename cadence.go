@@ -1,7 +1,6 @@
 package herald
 
 import (
-	"sort"
 	"strings"
 	"time"
 )
@@ -53,7 +52,7 @@ type StepRecord struct {
 // cadence engine works from (Obligations), shown. Deliveries may be nil
 // (the incident list shows only the clocks).
 func Board(plan Plan, in Incident, told []Communication, reports []RegulatorReport, deliveries []Delivery, now time.Time) []Clock {
-	last := lastTold(in.ID, told)
+	last := lastTold(plan, in, told)
 	owed := map[string]Obligation{}
 	for _, ob := range Obligations(plan, in, told, reports) {
 		owed[ob.Audience] = ob
@@ -132,19 +131,6 @@ func Board(plan Plan, in Incident, told []Communication, reports []RegulatorRepo
 		clocks = append(clocks, c)
 	}
 	return clocks
-}
-
-func lastTold(incidentID string, told []Communication) map[string]time.Time {
-	last := map[string]time.Time{}
-	for _, c := range told {
-		if c.IncidentID != incidentID {
-			continue
-		}
-		if t, ok := last[c.Audience]; !ok || c.CreatedAt.After(t) {
-			last[c.Audience] = c.CreatedAt
-		}
-	}
-	return last
 }
 
 // RegulatorySteps lists a regulatory clock's steps reached so far: each
@@ -255,7 +241,7 @@ func Compliance(plan Plan, in Incident, told []Communication, reports []Regulato
 				due = in.Classified().Add(cad.Interval)
 			}
 			row.Step, row.Due = StepDeadline, &due
-			if t, ok := lastTold(in.ID, told)[a.Key]; ok {
+			if t, ok := lastTold(plan, in, told)[a.Key]; ok {
 				row.Done = &t
 			}
 			for _, r := range reports {
@@ -312,17 +298,12 @@ func grace(interval time.Duration) time.Duration {
 // from the declaration to the resolution (or now): a gap longer than N is
 // late; it counts as escalated when reminders about that due time went out.
 func judgeEvery(r ComplianceRow, a Audience, in Incident, told []Communication, deliveries []Delivery, end time.Time) ComplianceRow {
-	var times []time.Time
+	times := MessageTimes(in, a, told)
 	for _, c := range told {
-		if c.IncidentID != in.ID || c.Audience != a.Key {
-			continue
-		}
-		times = append(times, c.CreatedAt)
-		if c.Author == EngineActor {
+		if c.IncidentID == in.ID && c.Audience == a.Key && c.Author == EngineActor {
 			r.Holdings++
 		}
 	}
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 	r.Messages = len(times)
 	from := in.CreatedAt
 	points := append(times, end)

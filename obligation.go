@@ -2,6 +2,7 @@ package herald
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -141,15 +142,7 @@ func (a Audience) Effective(in Incident) (Cadence, bool) {
 //   - Regulatory (DORA): initial, then intermediate, then final; these go on
 //     after the incident is resolved.
 func Obligations(plan Plan, in Incident, told []Communication, reports []RegulatorReport) []Obligation {
-	last := map[string]time.Time{}
-	for _, c := range told {
-		if c.IncidentID != in.ID {
-			continue
-		}
-		if t, ok := last[c.Audience]; !ok || c.CreatedAt.After(t) {
-			last[c.Audience] = c.CreatedAt
-		}
-	}
+	last := lastTold(plan, in, told)
 	var out []Obligation
 	for _, a := range plan.Audiences {
 		cad, ok := a.Effective(in)
@@ -361,6 +354,39 @@ func (p Plan) AudienceByKey(key string) (Audience, bool) {
 // "Executive Team update due 14:30 UTC".
 func (o Obligation) Describe(a Audience, loc *time.Location) string {
 	return fmt.Sprintf("%s %s due %s", a.Name, StepLabel(o.Step), o.Due.In(loc).Format("15:04 MST, 2 Jan"))
+}
+
+// MessageTimes lists when an audience was told about an incident, oldest
+// first: its recorded communications and, for the status page's audience,
+// every public update however it was posted (the console, the admin API, a
+// reopening), since the update is the message.
+func MessageTimes(in Incident, a Audience, told []Communication) []time.Time {
+	page := slices.Contains(a.Channels, ChannelStatusPage)
+	var out []time.Time
+	for _, c := range told {
+		if c.IncidentID != in.ID || c.Audience != a.Key || (page && c.UpdateID != "") {
+			continue
+		}
+		out = append(out, c.CreatedAt)
+	}
+	if page {
+		for _, u := range in.Updates {
+			out = append(out, u.CreatedAt)
+		}
+	}
+	slices.SortFunc(out, func(x, y time.Time) int { return x.Compare(y) })
+	return out
+}
+
+// lastTold is when each audience was last told about the incident.
+func lastTold(plan Plan, in Incident, told []Communication) map[string]time.Time {
+	last := map[string]time.Time{}
+	for _, a := range plan.Audiences {
+		if ts := MessageTimes(in, a, told); len(ts) > 0 {
+			last[a.Key] = ts[len(ts)-1]
+		}
+	}
+	return last
 }
 
 func reported(reports []RegulatorReport, incidentID, step string) bool {

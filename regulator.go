@@ -99,8 +99,8 @@ func TrimReport(r RegulatorReport) RegulatorReport {
 
 // RoundDuration rounds for people: seconds under a minute, minutes above.
 func RoundDuration(d time.Duration) string {
-	if d < time.Minute {
-		return d.Round(time.Second).String()
+	if s := d.Round(time.Second); s < time.Minute {
+		return s.String()
 	}
 	d = d.Round(time.Minute)
 	h, m := int(d.Hours()), int(d.Minutes())%60

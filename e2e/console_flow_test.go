@@ -197,7 +197,7 @@ func testCommanderFlow(t *testing.T, browser context.Context, u consoleUser) {
 	if tl := evalJS[string](t, ctx, "document.querySelector('[data-testid=timeline]').innerText"); !strings.Contains(tl, "Public update (Identified): "+text) || !strings.Contains(tl, "Told engineering, public") && !strings.Contains(tl, "Told public, engineering") {
 		t.Errorf("the timeline does not show the update and who was told:\n%s", tl)
 	}
-	lastTold := evalJS[map[string]string](t, ctx, `Object.fromEntries(Array.from(document.querySelectorAll('[data-testid=cadence-board] [data-testid=clock]')).map(r => [r.dataset.audience, r.children[3].innerText.trim()]))`)
+	lastTold := evalJS[map[string]string](t, ctx, `Object.fromEntries(Array.from(document.querySelectorAll('[data-testid=cadence-board] [data-testid=clock]')).map(r => [r.dataset.audience, r.children[2].innerText.trim()]))`)
 	if lastTold["executives"] != "not yet" || lastTold["public"] == "not yet" || lastTold["engineering"] == "not yet" {
 		t.Errorf("cadence board's last told: %v; want executives not yet, public and engineering told", lastTold)
 	}
