@@ -423,15 +423,6 @@ func checkAudienceDelivery(errs *ValidationErrors, f string, a Audience) {
 		if o.Cadence != nil && (o.Cadence.Kind == Every || o.Cadence.Kind == Deadline) && o.Cadence.Interval <= 0 {
 			errs.Add(of+".cadence", "needs a positive interval")
 		}
-		// A reminder "before due" must fall after the last message under
-		// the overriding cadence too.
-		if o.Cadence != nil && (o.Cadence.Kind == Every || o.Cadence.Kind == Deadline) && o.Cadence.Interval > 0 && a.Regulatory == nil {
-			for j, d := range p.Before {
-				if d >= o.Cadence.Interval {
-					errs.Add(of+".cadence", fmt.Sprintf("%s is not longer than reminders.before[%d] (%s)", o.Cadence.Interval, j, d))
-				}
-			}
-		}
 	}
 	if rc := a.Regulatory; rc != nil {
 		if rc.AfterClassification <= 0 {

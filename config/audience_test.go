@@ -300,11 +300,6 @@ func TestParsePlanAudienceDeliveryErrors(t *testing.T) {
 			want: []string{"line 26", "audiences[1].reminders.before[0]", "30m0s is not shorter than the cadence (30m0s)"}, invalid: true,
 		},
 		{
-			name: "reminder before as long as an impact's cadence",
-			old:  "major: every 20m", new: "major: every 10m",
-			want: []string{"audiences[1].by_impact.major.cadence", "10m0s is not longer than reminders.before[0] (10m0s)"}, invalid: true,
-		},
-		{
 			name: "reminder before zero",
 			old:  "before: [5m]", new: "before: [0s]",
 			want: []string{"line 40", "audiences[2].reminders.before[0]", "must be a positive duration"}, invalid: true,
