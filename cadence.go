@@ -85,9 +85,10 @@ func Board(plan Plan, in Incident, told []Communication, reports []RegulatorRepo
 			if a.Conditional {
 				due = in.Classified().Add(cad.Interval)
 			}
+			// The first message meets the deadline; later ones do not move it.
 			var done *time.Time
-			if c.LastTold != nil {
-				done = c.LastTold
+			if ts := MessageTimes(in, a, told); len(ts) > 0 {
+				done = &ts[0]
 			}
 			for _, r := range reports {
 				if r.IncidentID == in.ID && r.Step == StepDeadline && (done == nil || r.At.Before(*done)) {
@@ -241,8 +242,8 @@ func Compliance(plan Plan, in Incident, told []Communication, reports []Regulato
 				due = in.Classified().Add(cad.Interval)
 			}
 			row.Step, row.Due = StepDeadline, &due
-			if t, ok := lastTold(plan, in, told)[a.Key]; ok {
-				row.Done = &t
+			if ts := MessageTimes(in, a, told); len(ts) > 0 {
+				row.Done = &ts[0]
 			}
 			for _, r := range reports {
 				if r.IncidentID == in.ID && r.Step == StepDeadline && (row.Done == nil || r.At.Before(*row.Done)) {
@@ -305,6 +306,10 @@ func judgeEvery(r ComplianceRow, a Audience, in Incident, told []Communication, 
 		}
 	}
 	r.Messages = len(times)
+	// What was said after the resolution (a postmortem) is no gap.
+	for len(times) > 0 && times[len(times)-1].After(end) {
+		times = times[:len(times)-1]
+	}
 	from := in.CreatedAt
 	points := append(times, end)
 	escalatedAll := true

@@ -271,7 +271,11 @@ func (a Audience) Reminders(ob Obligation, until time.Time) []Reminder {
 	p := a.ReminderPolicy
 	var out []Reminder
 	for i, d := range p.Before {
-		out = append(out, Reminder{Obligation: ob, Kind: RemindBefore, At: ob.Due.Add(-d), To: p.first(), N: i})
+		// A reminder that would fall before the obligation began (a
+		// shorter cadence for this impact) has nothing to remind of.
+		if at := ob.Due.Add(-d); ob.Since.IsZero() || at.After(ob.Since) {
+			out = append(out, Reminder{Obligation: ob, Kind: RemindBefore, At: at, To: p.first(), N: i})
+		}
 	}
 	switch ob.Action {
 	case DueHolding:

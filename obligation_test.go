@@ -418,7 +418,7 @@ func TestAudienceReminders(t *testing.T) {
 	m := time.Minute
 	due := obAt(30 * m)
 	ob := func(action DueAction) Obligation {
-		return Obligation{IncidentID: "inc-1", Audience: "a", Step: StepUpdate, Since: obT0, Due: due, Action: action}
+		return Obligation{IncidentID: "inc-1", Audience: "a", Step: StepUpdate, Since: due.Add(-2 * time.Hour), Due: due, Action: action}
 	}
 	tests := []struct {
 		name   string
@@ -492,6 +492,16 @@ func TestAudienceReminders(t *testing.T) {
 			want: []obStep{{RemindDue, 0, []IncidentRole{SeatDeputy}, 0}, {RemindOverdue, 10 * m, []IncidentRole{SeatDeputy}, 1}},
 		},
 	}
+	t.Run("a reminder before the obligation began is dropped", func(t *testing.T) {
+		// 29 minutes before due under a 15-minute cadence (an impact's
+		// override) would fall before the last message.
+		a := Audience{Key: "a", ReminderPolicy: ReminderPolicy{Before: []time.Duration{29 * m, 15 * m, 5 * m}}}
+		o := Obligation{IncidentID: "inc-1", Audience: "a", Step: StepUpdate, Since: due.Add(-15 * m), Due: due, Action: DueRemind}
+		want := []obStep{{RemindBefore, -5 * m, obCmdr, 2}, {RemindDue, 0, obCmdr, 0}}
+		if diff := cmp.Diff(want, obSteps(o, a.Reminders(o, due))); diff != "" {
+			t.Errorf("Reminders (-want +got):\n%s", diff)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := Audience{Key: "a", ReminderPolicy: tt.policy}

@@ -18,6 +18,7 @@ const reportColumns = `id, incident_id, step, called_by, whom, at, reference, no
 // recorded after its due time is kept as a missed deadline in the timeline.
 func (s *Store) RecordRegulatorReport(ctx context.Context, r herald.RegulatorReport, plan herald.Plan, actor string) (herald.RegulatorReport, error) {
 	now := s.Now()
+	r.At = r.At.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps, on both stores
 	err := s.transact(ctx, true, func(tx *sql.Tx) error {
 		ins, err := s.loadIncidents(ctx, tx, `id = $1`, r.IncidentID)
 		if err != nil {
@@ -35,8 +36,7 @@ func (s *Store) RecordRegulatorReport(ctx context.Context, r herald.RegulatorRep
 		if err != nil {
 			return err
 		}
-		r.ID, r.RecordedBy, r.CreatedAt = newID(), actor, now
-		r.At = r.At.UTC()
+		r.ID, r.RecordedBy, r.CreatedAt, r.Step = newID(), actor, now, ob.Step
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO regulator_reports (`+reportColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
 			r.ID, r.IncidentID, r.Step, r.CalledBy, r.Whom, r.At, r.Reference, r.Notes, r.RecordedBy, r.CreatedAt); err != nil {
