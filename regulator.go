@@ -74,6 +74,8 @@ func CheckRegulatorReport(plan Plan, in Incident, reports []RegulatorReport, r R
 		errs.Add("at", "is in the future: record a call once it is made")
 	case r.At.Before(in.StartedAt.Add(-time.Minute)):
 		errs.Add("at", "is before the incident started")
+	case owed != nil && (owed.Step == StepIntermediate || owed.Step == StepFinal) && r.At.Before(owed.Since):
+		errs.Add("at", "is before the previous step was recorded as done ("+owed.Since.UTC().Format("2 Jan 15:04 MST")+")")
 	}
 	if n := utf8.RuneCountInString(r.Reference); n > MaxNameLen {
 		errs.Add("reference", fmt.Sprintf("is %d characters; the limit is %d", n, MaxNameLen))

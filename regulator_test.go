@@ -162,6 +162,12 @@ func TestCheckRegulatorReport(t *testing.T) {
 			wantErr: []string{"step: the next step is the intermediate report; record that first"},
 		},
 		{
+			name: "an intermediate report dated before the initial notification",
+			in:   obIncident(obRegulated), reports: []RegulatorReport{obReport(StepInitial, 3*h)},
+			r: rgCall(func(r *RegulatorReport) { r.Step, r.At = StepIntermediate, obAt(2*h) }), now: obAt(6 * h),
+			wantErr: []string{"at: is before the previous step was recorded as done (" + obAt(3*h).UTC().Format("2 Jan 15:04 MST") + ")"},
+		},
+		{
 			name: "every step recorded",
 			in:   obIncident(obRegulated),
 			reports: []RegulatorReport{obReport(StepInitial, h), obReport(StepIntermediate, 50*h),
