@@ -115,6 +115,10 @@ type Audience struct {
 	OnDue          DueAction                 // what happens at due when nothing was sent; DueRemind when empty
 	ByImpact       map[Impact]ImpactOverride // per-impact changes, e.g. minor: off
 	Regulatory     *RegulatoryClock          // DORA-style steps instead of a single deadline
+	// RequiredFor lists the impacts at which a conditional audience is
+	// always owed: an incident declared or raised to one of them is marked
+	// as needing it (regulators for critical incidents).
+	RequiredFor []Impact
 }
 
 // Failover is the catalogue of recovery procedures.
@@ -422,6 +426,13 @@ func checkAudienceDelivery(errs *ValidationErrors, f string, a Audience) {
 		}
 		if o.Cadence != nil && (o.Cadence.Kind == Every || o.Cadence.Kind == Deadline) && o.Cadence.Interval <= 0 {
 			errs.Add(of+".cadence", "needs a positive interval")
+		}
+	}
+	for j, imp := range a.RequiredFor {
+		if _, err := ParseImpact(string(imp)); err != nil {
+			errs.Add(fmt.Sprintf("%s.required_for[%d]", f, j), err.(*ValidationError).Problem)
+		} else if !a.Conditional {
+			errs.Add(f+".required_for", "only a conditional audience can be required by impact")
 		}
 	}
 	if rc := a.Regulatory; rc != nil {

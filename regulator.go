@@ -2,6 +2,7 @@ package herald
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,6 +23,27 @@ func (p Plan) RegulatorAudience() (Audience, bool) {
 		}
 	}
 	return Audience{}, false
+}
+
+// RegulatorsRequired says whether the plan requires regulator notification
+// for an incident of this impact (the regulator audience's required_for).
+func (p Plan) RegulatorsRequired(imp Impact) bool {
+	a, ok := p.RegulatorAudience()
+	return ok && slices.Contains(a.RequiredFor, imp)
+}
+
+// FlagRegulators marks the incident as needing regulator notification from
+// now: the regulatory clock starts at this classification.
+func (in *Incident) FlagRegulators(now time.Time) error {
+	switch {
+	case in.Kind != KindIncident:
+		return &ValidationError{Field: "regulators", Problem: "a maintenance has no regulator clock"}
+	case in.NotifyRegulators:
+		return &ValidationError{Field: "regulators", Problem: "the incident is already marked as needing regulator notification"}
+	}
+	in.NotifyRegulators = true
+	in.RegulatorsAt = &now
+	return nil
 }
 
 // StepLabel names a step in words: "initial notification".

@@ -73,6 +73,17 @@ type DeclareView struct {
 	Errors     map[string]string
 	Components []herald.Component
 	Users      []herald.User
+	// RegulatorsFor are the impacts at which the plan always requires
+	// regulator notification.
+	RegulatorsFor []herald.Impact
+}
+
+func impactList(imps []herald.Impact) string {
+	var out []string
+	for _, i := range imps {
+		out = append(out, strings.ToLower(i.Label()))
+	}
+	return strings.Join(out, " or ")
 }
 
 // AudiencePreview is one audience's column in the composer.

@@ -260,7 +260,8 @@ type file struct {
 			EscalateAfter duration   `yaml:"escalate_after"`
 			Channels      []string   `yaml:"channels"`
 		} `yaml:"reminders"`
-		OnDue      string                    `yaml:"on_due"`
+		OnDue       string                    `yaml:"on_due"`
+		RequiredFor []string                  `yaml:"required_for"`
 		ByImpact   map[string]impactOverride `yaml:"by_impact"`
 		Regulatory *struct {
 			AfterClassification duration `yaml:"initial_after_classification"`
@@ -368,6 +369,9 @@ func (f *file) plan() herald.Plan {
 			for imp, o := range a.ByImpact {
 				au.ByImpact[herald.Impact(imp)] = herald.ImpactOverride(o)
 			}
+		}
+		for _, imp := range a.RequiredFor {
+			au.RequiredFor = append(au.RequiredFor, herald.Impact(imp))
 		}
 		if r := a.Regulatory; r != nil {
 			au.Regulatory = &herald.RegulatoryClock{AfterClassification: time.Duration(r.AfterClassification),

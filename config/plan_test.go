@@ -71,7 +71,7 @@ func TestDefaultPlan(t *testing.T) {
 				Recipients: herald.Recipients{Contacts: []herald.Contact{{Name: "Compliance desk", Email: "compliance@kredete.example"}}},
 				ReminderPolicy: herald.ReminderPolicy{Before: []time.Duration{time.Hour, 30 * time.Minute}, Every: 15 * time.Minute,
 					Whom: []herald.IncidentRole{herald.SeatCommander}, Channels: []herald.Channel{herald.ChannelSlack, herald.ChannelSMS, herald.ChannelEmail}},
-				OnDue: herald.DueRemind,
+				OnDue: herald.DueRemind, RequiredFor: []herald.Impact{herald.ImpactCritical},
 				Regulatory: &herald.RegulatoryClock{AfterClassification: 4 * time.Hour, AfterAwareness: 24 * time.Hour,
 					Intermediate: 72 * time.Hour, Final: 720 * time.Hour}},
 		}

@@ -25,6 +25,7 @@ type AdminStore interface {
 	PostUpdate(ctx context.Context, id string, u herald.UpdateInput, actor string) (herald.Incident, error)
 	Reopen(ctx context.Context, id, body, actor string) (herald.Incident, error)
 	SetComponentStatus(ctx context.Context, id string, s herald.ComponentStatus, actor string) (herald.Component, error)
+	FlagRegulators(ctx context.Context, id string, version int, reason, actor string) (herald.Incident, error)
 }
 
 // MaxBodyBytes limits request bodies; larger ones get 413.
@@ -142,6 +143,9 @@ func (s *Server) declare(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := herald.Declaration{Kind: herald.Kind(in.Kind), Name: in.Name, Status: herald.Status(in.Status),
 		Impact: herald.Impact(in.Impact), Body: in.Body, Components: targets, NotifyRegulators: in.NotifyRegulators}
+	if (d.Kind == "" || d.Kind == herald.KindIncident) && s.plan.RegulatorsRequired(d.Impact) {
+		d.NotifyRegulators = true // the plan requires it at this impact
+	}
 	if in.ScheduledFor != nil {
 		d.ScheduledFor = *in.ScheduledFor
 	}
@@ -169,7 +173,20 @@ func (s *Server) postUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if inc, err = s.requireRegulators(r.Context(), inc, "admin-api"); err != nil {
+		return err
+	}
 	return s.respondIncident(w, r, http.StatusCreated, inc)
+}
+
+// requireRegulators marks an incident raised to an impact at which the plan
+// requires regulator notification (the console's composer does it in the
+// update's own transaction).
+func (s *Server) requireRegulators(ctx context.Context, in herald.Incident, actor string) (herald.Incident, error) {
+	if in.Kind != herald.KindIncident || in.NotifyRegulators || !in.Open() || !s.plan.RegulatorsRequired(in.Impact) {
+		return in, nil
+	}
+	return s.admin.FlagRegulators(ctx, in.ID, in.Version, in.Impact.Label()+" impact requires it under the plan", actor)
 }
 
 func (s *Server) reopen(w http.ResponseWriter, r *http.Request) error {

@@ -113,6 +113,9 @@ func (s *Server) renderDeclare(w http.ResponseWriter, r *http.Request, status in
 	// header is written: build it first.
 	v := components.DeclareView{Console: s.consoleFrame(r, "Declare an incident", "declare"), Form: form, Errors: errs,
 		Components: comps, Users: users}
+	if ra, ok := s.plan.RegulatorAudience(); ok {
+		v.RegulatorsFor = ra.RequiredFor
+	}
 	w.WriteHeader(status)
 	s.render(w, r, components.Declare(v))
 	return nil
@@ -158,7 +161,7 @@ func (s *Server) consoleDeclare(w http.ResponseWriter, r *http.Request) error {
 		errs["commander"] = "choose a commander from the list"
 	}
 	d := herald.Declaration{Name: form.Name, Impact: herald.Impact(form.Impact), Body: form.Body, Components: targets,
-		NotifyRegulators: form.Regulators}
+		NotifyRegulators: form.Regulators || s.plan.RegulatorsRequired(herald.Impact(form.Impact))}
 	if len(errs) > 0 {
 		// Show the declaration's own problems too, not the commander's alone.
 		_, err := herald.Declare(d, componentsByID(comps), s.now())
@@ -535,6 +538,16 @@ func (s *Server) regulatorForm(r *http.Request, in herald.Incident, reports []he
 		f.Reference, f.Notes = r.PostFormValue("reference"), r.PostFormValue("notes")
 	}
 	return f
+}
+
+// flagRegulators marks the incident as needing regulator notification.
+func (s *Server) flagRegulators(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	_, err := s.console.FlagRegulators(r.Context(), r.PathValue("id"), formVersion(r), "marked in the console",
+		actorName(currentUser(r.Context())))
+	return s.afterIncidentWrite(w, r, err, nil, "Marked as needing regulator notification: the regulatory clock has started.")
 }
 
 // recordRegulatorCall records a call to the regulator, which satisfies the

@@ -184,8 +184,10 @@ func TestConsoleDeclare(t *testing.T) {
 		if last, _ := clockRow(t, doc, "executives"); last != "not yet" {
 			t.Errorf("executives: last told %q, want not yet", last)
 		}
-		if _, state := clockRow(t, doc, "regulators"); state != "not required" {
-			t.Errorf("regulators: %q, want not required", state)
+		// The box was not ticked, but the plan requires regulators for a
+		// critical incident.
+		if _, state := clockRow(t, doc, "regulators"); !strings.HasPrefix(state, "due in 3h 59m") && !strings.HasPrefix(state, "due in 4h") {
+			t.Errorf("regulators: %q, want due in 4 hours (critical impact requires them under the plan)", state)
 		}
 		entries, err := c.store.Audit(context.Background(), id, 10)
 		if err != nil {
@@ -692,6 +694,76 @@ func TestConsoleFlashOnce(t *testing.T) {
 				t.Errorf("the flash shown on %s is shown again", p)
 			}
 			c.declare(b, url.Values{"name": {"Another for " + p}})
+		}
+	})
+}
+
+func TestConsoleRegulatorsRequired(t *testing.T) {
+	forEachConsole(t, func(t *testing.T, c *console) {
+		b := c.as(t, herald.RoleCommander)
+		// A major incident: not marked; the page offers to mark it.
+		id := c.declare(b, url.Values{"impact": {"major"}})
+		inc := "/console/incidents/" + id
+		doc := b.page(inc)
+		if _, state := clockRow(t, doc, "regulators"); state != "not required" {
+			t.Fatalf("regulators of a major incident: %q, want not required", state)
+		}
+		form := queryOne(t, doc, "form[data-testid=regulator-flag]")
+		version, _ := attr(queryOne(t, form, "input[name=version]"), "value")
+
+		// Marked later: the clock starts at the marking, not the declaration.
+		markFrom := c.clock.Now().Add(30 * time.Minute)
+		c.clock.Set(markFrom)
+		r := b.post(inc+"/regulator-flag", url.Values{"version": {version}})
+		if r.Code != http.StatusSeeOther {
+			t.Fatalf("mark: %d: %.300s", r.Code, r.Body)
+		}
+		in, err := c.store.Incident(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !in.NotifyRegulators || in.RegulatorsAt == nil || in.RegulatorsAt.Before(markFrom) {
+			t.Fatalf("after marking: notify %v at %v, want true from %v", in.NotifyRegulators, in.RegulatorsAt, markFrom)
+		}
+		doc = b.page(inc)
+		if _, state := clockRow(t, doc, "regulators"); !strings.HasPrefix(state, "due in 3h 59m") && state != "due in 4h 00m" {
+			t.Errorf("regulators after marking: %q, want due in 4h 00m (from the marking)", state)
+		}
+		if got := text(queryOne(t, doc, "[data-testid=timeline]")); !strings.Contains(got, "Marked as needing regulator notification (marked in the console)") {
+			t.Errorf("the timeline does not say so: %.300s", got)
+		}
+		queryOne(t, doc, "form[data-testid=regulator-form]")
+
+		// Twice: refused with the reason, nothing changed.
+		before := c.stored()
+		r = b.post(inc+"/regulator-flag", url.Values{"version": {pageVersion(t, doc)}})
+		if r.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("mark again: %d, want 422", r.Code)
+		}
+		if got := text(parseHTML(t, r.Body)); !strings.Contains(got, "already marked as needing regulator notification") {
+			t.Errorf("mark again does not say why: %.300s", got)
+		}
+		c.wantNothingStored(before, "marking twice")
+
+		// Raised to critical through the composer: the plan requires the
+		// regulators, in the same write.
+		id2 := c.declare(b, url.Values{"name": {"Disbursements delayed"}, "impact": {"minor"}})
+		inc2 := "/console/incidents/" + id2
+		doc = b.page(inc2)
+		r = b.post(inc2+"/updates", url.Values{"version": {composerVersion(t, doc)}, "main": {"It is worse than we thought."},
+			"status": {"identified"}, "impact": {"critical"}, "audience": {"public"}, "action": {"post"}})
+		if r.Code != http.StatusSeeOther {
+			t.Fatalf("raise to critical: %d: %.300s", r.Code, r.Body)
+		}
+		in, err = c.store.Incident(context.Background(), id2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !in.NotifyRegulators || in.RegulatorsAt == nil {
+			t.Errorf("raised to critical: notify %v at %v, want marked", in.NotifyRegulators, in.RegulatorsAt)
+		}
+		if got := text(queryOne(t, b.page(inc2), "[data-testid=timeline]")); !strings.Contains(got, "Critical impact requires it under the plan") {
+			t.Errorf("the timeline does not say why the regulators are owed: %.400s", got)
 		}
 	})
 }

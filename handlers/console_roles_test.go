@@ -112,6 +112,9 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 					"at": {c.clock.Now().In(c.deps.Location).Format("2006-01-02T15:04")}, "reference": {"CB-1"}}}
 		},
 		"GET /obligations": get("/console/obligations"),
+		"POST /incidents/{id}/regulator-flag": func() matrixRequest {
+			return matrixRequest{path: "/console/incidents/" + openIncident() + "/regulator-flag", writes: true, form: url.Values{}}
+		},
 		"POST /components/{id}": func() matrixRequest {
 			return matrixRequest{path: "/console/components/" + c.ids["admin-dashboard"], writes: true,
 				form: url.Values{"status": {"major_outage"}}}

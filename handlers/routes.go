@@ -204,6 +204,7 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"POST", "/incidents/{id}/reopen", herald.PermManageIncidents, h(s.reopenIncident)},
 		{"POST", "/incidents/{id}/notes", herald.PermAddNote, h(s.addNote)},
 		{"POST", "/incidents/{id}/regulator", herald.PermManageIncidents, h(s.recordRegulatorCall)},
+		{"POST", "/incidents/{id}/regulator-flag", herald.PermManageIncidents, h(s.flagRegulators)},
 		{"GET", "/obligations", herald.PermReadConsole, h(s.obligationsStrip)},
 		{"GET", "/components", herald.PermManageComponents, h(s.componentsPage)},
 		{"POST", "/components/{id}", herald.PermManageComponents, h(s.setComponentStatus)},

@@ -61,6 +61,16 @@ func (s *Store) Compose(ctx context.Context, id string, version int, c herald.Co
 			return fmt.Errorf("%w: the incident is %s; reopen it first", herald.ErrClosed, in.Status)
 		}
 		in.UpdatedAt = now
+		if plan.RegulatorsRequired(in.Impact) && !in.NotifyRegulators && in.Open() {
+			if err := in.FlagRegulators(now); err != nil {
+				return err
+			}
+			if err := s.timeline(ctx, tx, in.ID, "regulator", actor, fmt.Sprintf(
+				"Marked as needing regulator notification (%s impact requires it under the plan): the regulatory clock starts",
+				in.Impact.Label()), now); err != nil {
+				return err
+			}
+		}
 		return s.recordCommunications(ctx, tx, in.ID, updateID, c.Audiences, c.TextFor, actor, now)
 	})
 }

@@ -12,12 +12,12 @@ import (
 
 const (
 	incidentColumns = `id, kind, name, status, impact, notify_regulators, created_at, updated_at, started_at,
-		monitoring_at, resolved_at, scheduled_for, scheduled_until, version, data_loss_seconds`
+		monitoring_at, resolved_at, scheduled_for, scheduled_until, version, data_loss_seconds, regulators_at`
 	insertIncident = `INSERT INTO incidents (id, kind, name, status, impact, notify_regulators, created_by, created_at,
 		updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	updateIncident = `UPDATE incidents SET status = $2, impact = $3, updated_at = $4, started_at = $5, monitoring_at = $6,
-		resolved_at = $7, data_loss_seconds = $8, version = version + 1 WHERE id = $1`
+		resolved_at = $7, data_loss_seconds = $8, notify_regulators = $9, regulators_at = $10, version = version + 1 WHERE id = $1`
 	insertIncidentComponent = `INSERT INTO incident_components (incident_id, component_id, position) VALUES ($1, $2, $3)
 		ON CONFLICT (incident_id, component_id) DO NOTHING`
 	insertUpdate = `INSERT INTO incident_updates (id, incident_id, status, body, author, created_at, updated_at, display_at)
@@ -146,14 +146,15 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(r scanner) (herald.Incident, error) {
 	var in herald.Incident
-	var mon, res, sf, su sql.NullTime
+	var mon, res, sf, su, reg sql.NullTime
 	var loss sql.NullInt64
 	if err := r.Scan(&in.ID, &in.Kind, &in.Name, &in.Status, &in.Impact, &in.NotifyRegulators, &in.CreatedAt,
-		&in.UpdatedAt, &in.StartedAt, &mon, &res, &sf, &su, &in.Version, &loss); err != nil {
+		&in.UpdatedAt, &in.StartedAt, &mon, &res, &sf, &su, &in.Version, &loss, &reg); err != nil {
 		return in, fmt.Errorf("store: scan incident: %w", err)
 	}
 	in.CreatedAt, in.UpdatedAt, in.StartedAt = in.CreatedAt.UTC(), in.UpdatedAt.UTC(), in.StartedAt.UTC()
 	in.MonitoringAt, in.ResolvedAt, in.ScheduledFor, in.ScheduledUntil = timePtr(mon), timePtr(res), timePtr(sf), timePtr(su)
+	in.RegulatorsAt = timePtr(reg)
 	if loss.Valid {
 		d := time.Duration(loss.Int64) * time.Second
 		in.DataLoss = &d
@@ -309,7 +310,7 @@ func (s *Store) withIncident(ctx context.Context, id string, version int, actor 
 			loss = int64(*in.DataLoss / time.Second)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(updateIncident), in.ID, in.Status, in.Impact, in.UpdatedAt, in.StartedAt,
-			nullTime(in.MonitoringAt), nullTime(in.ResolvedAt), loss); err != nil {
+			nullTime(in.MonitoringAt), nullTime(in.ResolvedAt), loss, in.NotifyRegulators, nullTime(in.RegulatorsAt)); err != nil {
 			return fmt.Errorf("store: update incident: %w", err)
 		}
 		in.Version++

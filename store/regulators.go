@@ -62,6 +62,19 @@ func (s *Store) RecordRegulatorReport(ctx context.Context, r herald.RegulatorRep
 	return r, nil
 }
 
+// FlagRegulators marks an incident as needing regulator notification: the
+// regulatory clock starts now (the classification). reason goes to the
+// timeline, e.g. "critical impact" or "marked in the console".
+func (s *Store) FlagRegulators(ctx context.Context, id string, version int, reason, actor string) (herald.Incident, error) {
+	return s.withIncident(ctx, id, version, actor, func(tx *sql.Tx, in *herald.Incident, _ map[string]herald.Component, now time.Time) error {
+		if err := in.FlagRegulators(now); err != nil {
+			return err
+		}
+		in.UpdatedAt = now
+		return s.timeline(ctx, tx, in.ID, "regulator", actor, "Marked as needing regulator notification ("+reason+"): the regulatory clock starts", now)
+	})
+}
+
 // RegulatorReports lists the regulator reports of the given incidents, in
 // the order they were made.
 func (s *Store) RegulatorReports(ctx context.Context, incidentIDs []string) ([]herald.RegulatorReport, error) {
