@@ -262,8 +262,8 @@ type file struct {
 		} `yaml:"reminders"`
 		OnDue       string                    `yaml:"on_due"`
 		RequiredFor []string                  `yaml:"required_for"`
-		ByImpact   map[string]impactOverride `yaml:"by_impact"`
-		Regulatory *struct {
+		ByImpact    map[string]impactOverride `yaml:"by_impact"`
+		Regulatory  *struct {
 			AfterClassification duration `yaml:"initial_after_classification"`
 			AfterAwareness      duration `yaml:"initial_after_awareness"`
 			Intermediate        duration `yaml:"intermediate_after_initial"`
