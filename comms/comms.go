@@ -66,3 +66,24 @@ type Message struct {
 type Channel interface {
 	Deliver(ctx context.Context, m Message) (Receipt, error)
 }
+
+// Reconciler is a channel whose vendor can be asked whether it already
+// accepted a delivery. The engine asks before sending again a delivery whose
+// last attempt was interrupted (the process died after the vendor accepted
+// the message and before Herald recorded it): a message found is recorded
+// as sent, not sent twice.
+//
+// Slack (message metadata naming the delivery) and Twilio (the account's
+// message list) implement it. Email does not: SMTP cannot be asked what a
+// server accepted. A resent email carries the same Message-ID
+// (<delivery-id@domain>), so mail clients and archives that deduplicate by
+// Message-ID collapse the rare copy.
+type Reconciler interface {
+	// Delivered reports whether the vendor accepted m's delivery in an
+	// attempt that started at since or later, and its receipt if so. since
+	// is Herald's clock: implementations allow for a vendor clock a little
+	// apart. A *TemporaryError means the vendor could not be asked now (ask
+	// again later); another error that it cannot be asked at all (a missing
+	// permission), and the caller sends again rather than stay silent.
+	Delivered(ctx context.Context, m Message, since time.Time) (Receipt, bool, error)
+}

@@ -62,7 +62,17 @@ type Config struct {
 	TwilioAuthToken  Secret // HERALD_TWILIO_AUTH_TOKEN or HERALD_TWILIO_AUTH_TOKEN_FILE
 	TwilioFrom       string // HERALD_TWILIO_FROM: the sender number or Messaging Service SID
 	TwilioAPIURL     string // HERALD_TWILIO_API_URL: Twilio's API base, for tests and proxies
+
+	// The delivery queue's timing.
+	QueueJobTimeout  time.Duration // HERALD_QUEUE_JOB_TIMEOUT: one delivery attempt's limit (default 60s)
+	QueueRescueAfter time.Duration // HERALD_QUEUE_RESCUE_AFTER: a job held this long by a vanished process is retried (default 2m)
 }
+
+// The queue's default timing.
+const (
+	DefaultQueueJobTimeout  = time.Minute
+	DefaultQueueRescueAfter = 2 * time.Minute
+)
 
 // DefaultDatabaseURL is an SQLite file in the working directory, so the first
 // start needs nothing installed.
@@ -151,6 +161,26 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if (c.TwilioAccountSID == "") != (c.TwilioAuthToken == "") || (c.TwilioAccountSID != "" && c.TwilioFrom == "") {
 		problems = append(problems, "HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM go together: set all three or none")
+	}
+	c.QueueJobTimeout, c.QueueRescueAfter = DefaultQueueJobTimeout, DefaultQueueRescueAfter
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"HERALD_QUEUE_JOB_TIMEOUT", &c.QueueJobTimeout}, {"HERALD_QUEUE_RESCUE_AFTER", &c.QueueRescueAfter}} {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		p, err := time.ParseDuration(v)
+		if err != nil || p <= 0 {
+			problems = append(problems, fmt.Sprintf("%s: %q is not a positive duration such as 90s or 2m", d.name, v))
+			continue
+		}
+		*d.dst = p
+	}
+	if c.QueueRescueAfter <= c.QueueJobTimeout {
+		problems = append(problems, fmt.Sprintf("HERALD_QUEUE_RESCUE_AFTER (%s) must be longer than HERALD_QUEUE_JOB_TIMEOUT (%s): "+
+			"a delivery still being sent would be rescued and sent twice", c.QueueRescueAfter, c.QueueJobTimeout))
 	}
 	if _, _, err := SplitDatabaseURL(c.DatabaseURL); err != nil {
 		problems = append(problems, "HERALD_DATABASE_URL: "+err.Error())

@@ -26,13 +26,15 @@ func TestFromEnvDefaults(t *testing.T) {
 		t.Fatalf("FromEnv: %v", err)
 	}
 	want := config.Config{
-		Addr:         "127.0.0.1:8080",
-		DatabaseURL:  "sqlite:herald.db",
-		AutoMigrate:  true,
-		LogFormat:    "text",
-		LogLevel:     slog.LevelInfo,
-		PollInterval: 2 * time.Second,
-		Engine:       true,
+		Addr:             "127.0.0.1:8080",
+		DatabaseURL:      "sqlite:herald.db",
+		AutoMigrate:      true,
+		LogFormat:        "text",
+		LogLevel:         slog.LevelInfo,
+		PollInterval:     2 * time.Second,
+		Engine:           true,
+		QueueJobTimeout:  time.Minute,
+		QueueRescueAfter: 2 * time.Minute,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -60,6 +62,8 @@ func TestFromEnv(t *testing.T) {
 		"HERALD_TWILIO_AUTH_TOKEN":  "twilio-secret",
 		"HERALD_TWILIO_FROM":        "+15005550006",
 		"HERALD_TWILIO_API_URL":     "http://127.0.0.1:9",
+		"HERALD_QUEUE_JOB_TIMEOUT":  "2s",
+		"HERALD_QUEUE_RESCUE_AFTER": "3s",
 	}))
 	if err != nil {
 		t.Fatalf("FromEnv: %v", err)
@@ -85,6 +89,8 @@ func TestFromEnv(t *testing.T) {
 		TwilioAuthToken:  "twilio-secret",
 		TwilioFrom:       "+15005550006",
 		TwilioAPIURL:     "http://127.0.0.1:9",
+		QueueJobTimeout:  2 * time.Second,
+		QueueRescueAfter: 3 * time.Second,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -147,6 +153,14 @@ func TestFromEnvRefuses(t *testing.T) {
 		{"cookie secure", map[string]string{"HERALD_COOKIE_SECURE": "sometimes"}, []string{"HERALD_COOKIE_SECURE", `"sometimes"`}, ""},
 		{"every problem at once", map[string]string{"HERALD_LOG_FORMAT": "xml", "HERALD_POLL_INTERVAL": "soon"},
 			[]string{"HERALD_LOG_FORMAT", "HERALD_POLL_INTERVAL"}, ""},
+		{"job timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "a minute"}, []string{"HERALD_QUEUE_JOB_TIMEOUT", `"a minute"`}, ""},
+		{"zero job timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "0s"}, []string{"HERALD_QUEUE_JOB_TIMEOUT", "positive"}, ""},
+		{"rescue after", map[string]string{"HERALD_QUEUE_RESCUE_AFTER": "later"}, []string{"HERALD_QUEUE_RESCUE_AFTER", `"later"`}, ""},
+		{"negative rescue after", map[string]string{"HERALD_QUEUE_RESCUE_AFTER": "-2m"}, []string{"HERALD_QUEUE_RESCUE_AFTER", "positive"}, ""},
+		{"rescue before the timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "5m"},
+			[]string{"HERALD_QUEUE_RESCUE_AFTER (2m0s)", "HERALD_QUEUE_JOB_TIMEOUT (5m0s)", "longer"}, ""},
+		{"rescue as long as the timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "30s", "HERALD_QUEUE_RESCUE_AFTER": "30s"},
+			[]string{"HERALD_QUEUE_RESCUE_AFTER", "HERALD_QUEUE_JOB_TIMEOUT"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

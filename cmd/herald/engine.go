@@ -94,7 +94,8 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	if st.Dialect() == store.SQLite {
 		poll = 200 * time.Millisecond // no LISTEN/NOTIFY: look for new work often
 	}
-	q, err := st.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: poll, Logger: log.With("component", "queue")})
+	q, err := st.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: poll, Logger: log.With("component", "queue"),
+		JobTimeout: cfg.QueueJobTimeout, RescueAfter: cfg.QueueRescueAfter})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,12 @@ var _ comms.Channel = (*Client)(nil)
 // Deliver emails one delivery to its recipient, as plain text and HTML.
 // The Message-ID is derived from the delivery, so a retry after a lost
 // reply carries the same id and the receiving side can drop the copy.
+//
+// The email channel is no comms.Reconciler: SMTP cannot be asked what a
+// server accepted, so a delivery interrupted after the server took the
+// message (the process killed before recording it) is sent again. The
+// stable Message-ID is what lets mail clients and archives collapse that
+// rare copy.
 func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, error) {
 	d := m.Delivery
 	domain := "herald.local"

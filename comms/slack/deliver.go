@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	slackapi "github.com/slack-go/slack"
+
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/comms"
 )
@@ -12,12 +14,14 @@ var _ comms.Channel = (*Client)(nil)
 
 // Deliver sends one delivery: the incident's thread parent, an in-place
 // edit of it, a reply in it, or a reminder as a direct message (the
-// delivery's recipient is then the person's email).
+// delivery's recipient is then the person's email). Every message posted
+// carries the delivery's id as message metadata (see Delivered).
 func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, error) {
 	d := m.Delivery
+	meta := slackapi.MsgOptionMetadata(DeliveryMetadata(d.ID))
 	switch d.Kind {
 	case herald.KindThread:
-		return c.PostIncident(ctx, d.Recipient, m.Incident, m.Components, m.Commander)
+		return c.postIncident(ctx, d.Recipient, m.Incident, m.Components, m.Commander, meta)
 	case herald.KindEdit:
 		if err := c.UpdateIncident(ctx, m.ThreadChannel, m.ThreadTS, m.Incident, m.Components, m.Commander); err != nil {
 			return comms.Receipt{}, err
@@ -25,10 +29,10 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 		return comms.Receipt{ProviderID: m.ThreadTS, Channel: m.ThreadChannel}, nil
 	case herald.KindReply:
 		text, blocks := EventBlocks(d.Body)
-		return c.Reply(ctx, m.ThreadChannel, m.ThreadTS, text, blocks...)
+		return c.reply(ctx, m.ThreadChannel, m.ThreadTS, text, blocks, meta)
 	case herald.KindReminder, herald.KindFailure:
 		text, blocks := EventBlocks(d.Body + "\n" + c.IncidentURL(m.Incident.ID))
-		return c.DirectMessage(ctx, d.Recipient, text, blocks...)
+		return c.directMessage(ctx, d.Recipient, text, blocks, meta)
 	}
 	return comms.Receipt{}, fmt.Errorf("slack: cannot deliver a %s", d.Kind)
 }

@@ -97,8 +97,13 @@ func (c *Client) AuthTest(ctx context.Context) error {
 // The receipt carries the message ts (the thread to reply in and the
 // message to update) and the channel id.
 func (c *Client) PostIncident(ctx context.Context, channel string, in herald.Incident, comps map[string]herald.Component, commander string) (comms.Receipt, error) {
+	return c.postIncident(ctx, channel, in, comps, commander)
+}
+
+func (c *Client) postIncident(ctx context.Context, channel string, in herald.Incident, comps map[string]herald.Component, commander string,
+	extra ...slackapi.MsgOption) (comms.Receipt, error) {
 	text, blocks := c.parentBlocks(in, comps, commander)
-	return c.post(ctx, channel, text, blocks)
+	return c.post(ctx, channel, text, blocks, extra...)
 }
 
 // UpdateIncident rewrites the thread parent in place with the incident as
@@ -116,10 +121,14 @@ func (c *Client) UpdateIncident(ctx context.Context, channel, ts string, in hera
 // and is what notifications show; blocks, when given, are what Slack shows
 // (build them with UpdateBlocks, ChangeBlocks, RoleBlocks or EventBlocks).
 func (c *Client) Reply(ctx context.Context, channel, threadTS string, text string, blocks ...Block) (comms.Receipt, error) {
+	return c.reply(ctx, channel, threadTS, text, blocks)
+}
+
+func (c *Client) reply(ctx context.Context, channel, threadTS string, text string, blocks []Block, extra ...slackapi.MsgOption) (comms.Receipt, error) {
 	if threadTS == "" {
 		return comms.Receipt{}, errors.New("slack: reply: no thread ts")
 	}
-	return c.post(ctx, channel, text, blocks, slackapi.MsgOptionTS(threadTS))
+	return c.post(ctx, channel, text, blocks, append([]slackapi.MsgOption{slackapi.MsgOptionTS(threadTS)}, extra...)...)
 }
 
 // DirectMessage sends a direct message to the Slack member with the email
@@ -127,11 +136,15 @@ func (c *Client) Reply(ctx context.Context, channel, threadTS string, text strin
 // text, escaped here. An email no member has gives an *APIError matching
 // ErrUserNotFound.
 func (c *Client) DirectMessage(ctx context.Context, email, text string, blocks ...Block) (comms.Receipt, error) {
+	return c.directMessage(ctx, email, text, blocks)
+}
+
+func (c *Client) directMessage(ctx context.Context, email, text string, blocks []Block, extra ...slackapi.MsgOption) (comms.Receipt, error) {
 	u, err := c.api.GetUserByEmailContext(ctx, email)
 	if err != nil {
 		return comms.Receipt{}, c.classify("users.lookupByEmail", err)
 	}
-	return c.post(ctx, u.ID, text, blocks)
+	return c.post(ctx, u.ID, text, blocks, extra...)
 }
 
 func (c *Client) post(ctx context.Context, channel, text string, blocks []Block, extra ...slackapi.MsgOption) (comms.Receipt, error) {

@@ -11,9 +11,13 @@ var _ comms.Channel = (*Client)(nil)
 // Deliver texts one delivery to its recipient; SendMessage cuts it to
 // MaxSegments, pointing to the email for the rest.
 func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, error) {
-	body := m.Delivery.Body
+	return c.Send(ctx, m.Delivery.Recipient, body(m))
+}
+
+// body is the text of a delivery before it is cut to fit.
+func body(m comms.Message) string {
 	if m.Delivery.Subject != "" {
-		body = m.Delivery.Subject + ": " + body
+		return m.Delivery.Subject + ": " + m.Delivery.Body
 	}
-	return c.Send(ctx, m.Delivery.Recipient, body)
+	return m.Delivery.Body
 }

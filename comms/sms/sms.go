@@ -196,24 +196,12 @@ func (c *Client) SendMessage(ctx context.Context, to, body string) (Message, err
 		params.SetStatusCallback(c.cfg.StatusCallbackURL)
 	}
 
-	// twilio-go sends with context.Background(); a transport made for this
-	// call carries ctx (and the timeout) to the request, and keeps the
-	// response's status and headers, which the library's errors drop.
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel() // CreateMessage has read and closed the body by the time it returns
 	}
-	rt := &transport{base: c.base, api: c.api, ctx: ctx}
-	tc := &client.Client{
-		Credentials: client.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
-		HTTPClient:  &http.Client{Transport: rt, CheckRedirect: c.redirect},
-	}
-	tc.SetAccountSid(c.cfg.AccountSID)
-	// A RequestHandler of our own: NewRequestHandler would read TWILIO_EDGE
-	// and TWILIO_REGION from the environment on every call.
-	api := openapi.NewApiService(&client.RequestHandler{Client: tc})
-
+	api, rt := c.service(ctx)
 	res, err := api.CreateMessage(params)
 	if err != nil {
 		return Message{}, c.sendError(ctx, rt, err)
@@ -227,6 +215,22 @@ func (c *Client) SendMessage(ctx context.Context, to, body string) (Message, err
 		m.Status = *res.Status
 	}
 	return m, nil
+}
+
+// service is twilio-go's API for one call. twilio-go sends with
+// context.Background(); a transport made for this call carries ctx (and
+// the timeout) to the requests, and keeps the last response's status and
+// headers, which the library's errors drop.
+func (c *Client) service(ctx context.Context) (*openapi.ApiService, *transport) {
+	rt := &transport{base: c.base, api: c.api, ctx: ctx}
+	tc := &client.Client{
+		Credentials: client.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
+		HTTPClient:  &http.Client{Transport: rt, CheckRedirect: c.redirect},
+	}
+	tc.SetAccountSid(c.cfg.AccountSID)
+	// A RequestHandler of our own: NewRequestHandler would read TWILIO_EDGE
+	// and TWILIO_REGION from the environment on every call.
+	return openapi.NewApiService(&client.RequestHandler{Client: tc}), rt
 }
 
 // sendError sorts a failed request into worth retrying or not.

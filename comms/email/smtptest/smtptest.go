@@ -1,7 +1,8 @@
 // Package smtptest runs an in-process SMTP server for tests, built on
 // github.com/emersion/go-smtp: it records every message it accepts, and can
-// refuse commands or go down on request, so tests can check how a sender
-// handles 4xx and 5xx replies and refused connections.
+// refuse commands, go down, answer slowly or hold its answer on request, so
+// tests can check how a sender handles 4xx and 5xx replies, refused
+// connections and a sender that dies mid-way.
 //
 // It listens on 127.0.0.1 in clear text and accepts AUTH PLAIN without TLS,
 // which only a test server should ever do.
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -43,6 +45,8 @@ type Server struct {
 	rcptFaults []fault
 	dataFaults []fault
 	byRcpt     map[string]fault
+	latency    time.Duration
+	dataHook   func(Message)
 }
 
 type fault struct {
@@ -171,6 +175,25 @@ func (s *Server) RejectRecipient(addr string, code int, msg string) {
 	s.byRcpt[key] = fault{code, msg}
 }
 
+// SetLatency delays the answer to every MAIL FROM by d: a session takes
+// that much longer, and a sender that dies meanwhile has sent nothing.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetDataHook makes hook run for every message accepted, after it is
+// stored and before the server answers the end of DATA with 250: a hook
+// that blocks holds the answer, as a server that took the message and then
+// went quiet, or a sender that died before reading the answer (which has
+// no way to learn that the message went). nil removes the hook.
+func (s *Server) SetDataHook(hook func(Message)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dataHook = hook
+}
+
 // SetDown(true) closes the listener and every open connection, so that
 // connecting is refused; SetDown(false) listens again on the same address.
 func (s *Server) SetDown(down bool) {
@@ -256,6 +279,10 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.user != "" && ss.authUser == "" {
 		return smtp.ErrAuthRequired
 	}
+	ss.s.mu.Lock()
+	latency := ss.s.latency
+	ss.s.mu.Unlock()
+	time.Sleep(latency)
 	ss.from = from
 	return nil
 }
@@ -283,10 +310,10 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	s := ss.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if len(s.dataFaults) > 0 {
 		f := s.dataFaults[0]
 		s.dataFaults = s.dataFaults[1:]
+		s.mu.Unlock()
 		return reply(f)
 	}
 	m := Message{From: ss.from, To: append([]string(nil), ss.to...), Data: data, AuthUser: ss.authUser}
@@ -294,6 +321,11 @@ func (ss *session) Data(r io.Reader) error {
 	s.msgs = append(s.msgs, m)
 	close(s.arrived)
 	s.arrived = make(chan struct{})
+	hook := s.dataHook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(m)
+	}
 	return nil
 }
 

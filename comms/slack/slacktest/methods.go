@@ -1,6 +1,7 @@
 package slacktest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -13,10 +14,19 @@ import (
 // The Web API methods. Each runs with s.mu held and returns the answer's
 // fields, or Slack's error code (and explanations, for invalid_blocks).
 
-func (s *Server) postMessage(p url.Values, call *Call) (map[string]any, string, []string) {
+func (s *Server) postMessage(p url.Values, call *Call) (map[string]any, *Message, string, []string) {
+	resp, m, code, extra := s.post(p, call)
+	if code != "" {
+		return nil, nil, code, extra
+	}
+	cp := *m
+	return resp, &cp, "", nil
+}
+
+func (s *Server) post(p url.Values, call *Call) (map[string]any, *Message, string, []string) {
 	target := p.Get("channel")
 	if target == "" {
-		return nil, "channel_not_found", nil
+		return nil, nil, "channel_not_found", nil
 	}
 	c := s.lookup(target)
 	if c == nil {
@@ -25,30 +35,34 @@ func (s *Server) postMessage(p url.Values, call *Call) (map[string]any, string, 
 		}
 	}
 	if c == nil {
-		return nil, "channel_not_found", nil
+		return nil, nil, "channel_not_found", nil
 	}
 	call.Channel = c.id
 	if !c.member {
-		return nil, "not_in_channel", nil
+		return nil, nil, "not_in_channel", nil
 	}
 	text, blocks := p.Get("text"), p.Get("blocks")
 	if code, extra := checkContent(text, blocks, p.Get("attachments")); code != "" {
-		return nil, code, extra
+		return nil, nil, code, extra
+	}
+	meta, ok := checkMetadata(p.Get("metadata"))
+	if !ok {
+		return nil, nil, "invalid_metadata_format", nil
 	}
 	thread := p.Get("thread_ts")
 	if thread != "" {
 		parent := find(c, thread)
 		if parent == nil {
-			return nil, "invalid_thread_ts", nil
+			return nil, nil, "invalid_thread_ts", nil
 		}
 		if parent.ThreadTS != "" {
 			thread = parent.ThreadTS // a reply to a reply stays in the thread
 		}
 	}
-	m := &Message{Channel: c.id, TS: s.nextTS(), ThreadTS: thread, Text: text, Blocks: blocks}
+	m := &Message{Channel: c.id, TS: s.nextTS(), ThreadTS: thread, Text: text, Blocks: blocks, Metadata: meta}
 	c.messages = append(c.messages, m)
 	call.TS = m.TS
-	return map[string]any{"channel": c.id, "ts": m.TS, "message": messageJSON(m)}, "", nil
+	return map[string]any{"channel": c.id, "ts": m.TS, "message": messageJSON(c, m, true)}, m, "", nil
 }
 
 func (s *Server) update(p url.Values, call *Call) (map[string]any, string, []string) {
@@ -75,7 +89,7 @@ func (s *Server) update(p url.Values, call *Call) (map[string]any, string, []str
 		m.Blocks = blocks
 	}
 	m.Edits++
-	return map[string]any{"channel": c.id, "ts": m.TS, "text": m.Text, "message": messageJSON(m)}, "", nil
+	return map[string]any{"channel": c.id, "ts": m.TS, "text": m.Text, "message": messageJSON(c, m, true)}, "", nil
 }
 
 func (s *Server) lookupByEmail(p url.Values) (map[string]any, string) {
@@ -128,15 +142,63 @@ func find(c *channel, ts string) *Message {
 	return nil
 }
 
-func messageJSON(m *Message) map[string]any {
+// messageJSON is a message as Slack's methods return it; the metadata only
+// when asked for (include_all_metadata), and for a thread's parent its
+// reply count and latest reply.
+func messageJSON(c *channel, m *Message, withMetadata bool) map[string]any {
 	out := map[string]any{"type": "message", "user": BotUserID, "bot_id": BotID, "ts": m.TS, "text": m.Text}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
+		out["parent_user_id"] = BotUserID
+	} else if n, latest := replyCount(c, m.TS); n > 0 {
+		out["thread_ts"] = m.TS
+		out["reply_count"] = n
+		out["reply_users_count"] = 1
+		out["reply_users"] = []string{BotUserID}
+		out["latest_reply"] = latest
 	}
 	if m.Blocks != "" {
 		out["blocks"] = json.RawMessage(m.Blocks)
 	}
+	if withMetadata && m.Metadata != "" {
+		out["metadata"] = json.RawMessage(m.Metadata)
+	}
 	return out
+}
+
+func replyCount(c *channel, parent string) (int, string) {
+	n, latest := 0, ""
+	for _, m := range c.messages {
+		if m.ThreadTS == parent {
+			n, latest = n+1, m.TS
+		}
+	}
+	return n, latest
+}
+
+// checkMetadata validates chat.postMessage's metadata argument as Slack
+// does: a JSON object with an event_type and an event_payload object. It
+// returns the metadata to store, compacted, "" when none was sent.
+func checkMetadata(raw string) (string, bool) {
+	if strings.TrimSpace(raw) == "" {
+		return "", true
+	}
+	var meta struct {
+		EventType    string          `json:"event_type"`
+		EventPayload json.RawMessage `json:"event_payload"`
+	}
+	if err := json.Unmarshal([]byte(raw), &meta); err != nil || meta.EventType == "" {
+		return "", false
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(meta.EventPayload, &payload); err != nil || payload == nil {
+		return "", false
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(raw)); err != nil {
+		return "", false
+	}
+	return buf.String(), true
 }
 
 // readParams reads a Web API call's arguments from the query, a form body

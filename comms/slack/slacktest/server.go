@@ -1,14 +1,18 @@
 // Package slacktest is a local server that speaks the parts of Slack's Web
 // API Herald uses (auth.test, chat.postMessage, chat.update,
-// users.lookupByEmail, conversations.open), so the Slack adapter and the
-// cadence engine can be tested with the real slack-go client and no network.
+// users.lookupByEmail, conversations.open, and for reconciliation
+// conversations.list, conversations.history and conversations.replies), so
+// the Slack adapter and the cadence engine can be tested with the real
+// slack-go client and no network.
 //
 // It answers as Slack does: form-encoded or JSON bodies, the token as a form
 // field or a Bearer header, HTTP 200 with {"ok":false,"error":"..."} for
 // refusals, 429 with a Retry-After header in seconds when rate limited, and
-// the Block Kit limits that make Slack answer invalid_blocks. It records
-// every call, keeps each channel's messages in order, and can be told to
-// fail, go down or slow down.
+// the Block Kit limits that make Slack answer invalid_blocks. Messages get
+// timestamps from the clock (seconds.microseconds, increasing) and keep the
+// message metadata they were posted with. It records every call, keeps each
+// channel's messages in order, and can be told to fail, go down, slow down,
+// refuse a method (missing_scope) or hold its answer to a post.
 package slacktest
 
 import (
@@ -16,6 +20,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +63,7 @@ type Message struct {
 	ThreadTS string // the parent's ts for a thread reply; "" for a top-level message
 	Text     string
 	Blocks   string // JSON array, "" when none
+	Metadata string // message metadata as posted (JSON object), "" when none
 	Edits    int    // how many times chat.update replaced it
 }
 
@@ -68,7 +74,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	token    string
-	seq      int64
+	lastTS   int64 // microseconds of the last ts given
 	ids      int
 	channels map[string]*channel // by id
 	users    map[string]*user    // by id
@@ -78,6 +84,8 @@ type Server struct {
 	failWait time.Duration
 	down     bool
 	latency  time.Duration
+	refused  map[string]string // method → error code
+	postHook func(Message, *http.Request)
 }
 
 type channel struct {
@@ -100,6 +108,7 @@ func New(t testing.TB) *Server {
 		token:    DefaultToken,
 		channels: map[string]*channel{},
 		users:    map[string]*user{},
+		refused:  map[string]string{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	// Cleanups run last-in first-out: release slow handlers, then close.
@@ -194,6 +203,30 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
+// Refuse makes every call to method answer ok:false with code (e.g.
+// "missing_scope" for a token without the scope the method needs), as
+// Slack does; Refuse(method, "") undoes it.
+func (s *Server) Refuse(method, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == "" {
+		delete(s.refused, method)
+		return
+	}
+	s.refused[method] = code
+}
+
+// SetPostHook makes hook run for every message chat.postMessage stores,
+// after storing it and before answering: a hook that blocks holds the
+// answer, as a Slack that accepted a message and then went quiet, or a
+// client that died before reading the answer. r is the request (its
+// headers say who sent it). nil removes the hook.
+func (s *Server) SetPostHook(hook func(m Message, r *http.Request)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.postHook = hook
+}
+
 // Calls returns a copy of every call received so far, in order.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
@@ -263,11 +296,16 @@ func (s *Server) lookup(ch string) *channel {
 	return nil
 }
 
-// nextTS returns increasing timestamps in Slack's "seconds.micros" form.
+// nextTS returns timestamps in Slack's "seconds.micros" form from the
+// clock, strictly increasing. Call with mu held.
 func (s *Server) nextTS() string {
-	s.seq++
-	micros := s.seq * 100
-	return fmt.Sprintf("%d.%06d", 1732550000+micros/1_000_000, micros%1_000_000)
+	micros := max(time.Now().UnixMicro(), s.lastTS+1)
+	s.lastTS = micros
+	return formatTS(micros)
+}
+
+func formatTS(micros int64) string {
+	return fmt.Sprintf("%d.%06d", micros/1_000_000, micros%1_000_000)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -310,6 +348,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	resp, posted, hook := s.answer(w, method, params, perr, r.Header.Get("Authorization"), &call, record)
+	if resp == nil {
+		return // answered already: a fault or a refusal
+	}
+	if posted != nil && hook != nil {
+		hook(*posted, r)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// answer does what Slack does with a call, holding mu. It writes faults and
+// refusals itself and returns nil; otherwise the answer to write, and for
+// chat.postMessage the message stored and the post hook to run first.
+func (s *Server) answer(w http.ResponseWriter, method string, params url.Values, perr error, authorization string,
+	call *Call, record func(int, string)) (map[string]any, *Message, func(Message, *http.Request)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -318,7 +371,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
-				return
+				return nil, nil, nil
 			}
 		}
 		panic(http.ErrAbortHandler)
@@ -330,13 +383,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			record(status, "ratelimited")
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.failWait.Seconds()))))
 			writeJSON(w, status, map[string]any{"ok": false, "error": "ratelimited"})
-			return
+			return nil, nil, nil
 		}
 		record(status, http.StatusText(status))
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
-		return
+		return nil, nil, nil
 	}
 
 	fail := func(code string, extra ...string) {
@@ -350,22 +403,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if perr != nil {
 		fail("invalid_form_data")
-		return
+		return nil, nil, nil
 	}
 	tok := params.Get("token")
-	if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok == "" {
+	if b, ok := strings.CutPrefix(authorization, "Bearer "); ok && tok == "" {
 		tok = b
 	}
 	switch {
 	case tok == "":
 		fail("not_authed")
-		return
+		return nil, nil, nil
 	case tok != s.token:
 		fail("invalid_auth")
-		return
+		return nil, nil, nil
+	}
+	if code := s.refused[method]; code != "" {
+		fail(code)
+		return nil, nil, nil
 	}
 
 	var resp map[string]any
+	var posted *Message
 	var code string
 	var extra []string
 	switch method {
@@ -373,21 +431,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		resp = map[string]any{"url": "https://herald-test.slack.com/", "team": "Herald Test", "user": "herald",
 			"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID}
 	case "chat.postMessage":
-		resp, code, extra = s.postMessage(params, &call)
+		resp, posted, code, extra = s.postMessage(params, call)
 	case "chat.update":
-		resp, code, extra = s.update(params, &call)
+		resp, code, extra = s.update(params, call)
 	case "users.lookupByEmail":
 		resp, code = s.lookupByEmail(params)
 	case "conversations.open":
-		resp, code = s.open(params, &call)
+		resp, code = s.open(params, call)
+	case "conversations.list":
+		resp, code = s.list(params)
+	case "conversations.history":
+		resp, code = s.history(params)
+	case "conversations.replies":
+		resp, code = s.replies(params)
 	default:
 		code = "unknown_method"
 	}
 	if code != "" {
 		fail(code, extra...)
-		return
+		return nil, nil, nil
 	}
 	record(http.StatusOK, "")
 	resp["ok"] = true
-	writeJSON(w, http.StatusOK, resp)
+	if posted != nil {
+		return resp, posted, s.postHook
+	}
+	return resp, nil, nil
 }

@@ -1,15 +1,18 @@
 // Package twiliotest runs a local server that answers like Twilio's
-// Messages API (POST /2010-04-01/Accounts/{AccountSid}/Messages.json): Basic
-// auth, Twilio's form fields, its JSON message resource and error bodies,
-// its test numbers, a STOP list, injected faults, and signed status
-// callbacks, so the SMS adapter and Herald's status webhook can be tested
-// end to end without the network.
+// Messages API (POST /2010-04-01/Accounts/{AccountSid}/Messages.json to
+// send, GET on it to list with Twilio's filters and pages, GET
+// .../Messages/{Sid}.json to fetch): Basic auth, Twilio's form fields, its
+// JSON message resource and error bodies, its test numbers, a STOP list,
+// injected faults and latency, a hook that can hold an answer, and signed
+// status callbacks, so the SMS adapter and Herald's status webhook can be
+// tested end to end without the network.
 //
 // The signature is computed here independently of twilio-go and of package
 // sms, so a test that passes checks both against Twilio's documented rule.
 package twiliotest
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -53,7 +56,11 @@ type Message struct {
 	NumSegments         int
 	Status              string // queued or accepted, then whatever DeliverStatus set
 	DateCreated         time.Time
-	Form                url.Values // every field as posted
+	// DateSent is when the message left Twilio's queue for the carrier:
+	// at once (the answer to the POST still says null, as Twilio's does),
+	// or, while HoldQueue holds it, zero until released.
+	DateSent time.Time
+	Form     url.Values // every field as posted
 }
 
 type fault struct {
@@ -74,6 +81,9 @@ type Server struct {
 	denied         []string
 	faults         []fault
 	down           bool
+	latency        time.Duration
+	holdQueue      bool
+	createHook     func(Message, *http.Request)
 	callbackTarget string
 	callbacks      *http.Client
 }
@@ -89,6 +99,7 @@ func New(t testing.TB, accountSID, authToken string) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", s.create)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages.json", s.list)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{message}", s.fetch)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(w, r) {
@@ -118,6 +129,44 @@ func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = down
+}
+
+// SetLatency delays every answer by d before the server acts on the
+// request: a client that gives up (or dies) meanwhile has sent nothing.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetCreateHook makes hook run for every message the server accepts, after
+// storing it and before answering: a hook that blocks holds the answer, as
+// a Twilio that accepted a message and then went quiet, or a client that
+// died before reading the answer. r is the request (its headers say who
+// sent it). nil removes the hook.
+func (s *Server) SetCreateHook(hook func(m Message, r *http.Request)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.createHook = hook
+}
+
+// HoldQueue(true) keeps messages accepted from now on in Twilio's queue:
+// no date_sent, so a DateSent filter leaves them out, as when Twilio's
+// queue is backed up. HoldQueue(false) sends the held ones (date_sent now)
+// and every later one at once again.
+func (s *Server) HoldQueue(hold bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdQueue = hold
+	if hold {
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for i := range s.messages {
+		if s.messages[i].DateSent.IsZero() {
+			s.messages[i].DateSent = now
+		}
+	}
 }
 
 // Unsubscribe puts number on the STOP list: sending to it fails with 21610,
@@ -277,6 +326,23 @@ func signature(authToken, rawURL string, form url.Values) string {
 func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
+		latency := s.latency
+		s.mu.Unlock()
+		if latency > 0 {
+			// The body is read first: only then does net/http notice a
+			// client that hangs up, and end the request's context.
+			b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			select {
+			case <-time.After(latency):
+			case <-r.Context().Done():
+				return // the client gave up: nothing was done
+			}
+		}
+		s.mu.Lock()
 		down := s.down
 		var f *fault
 		if !down && len(s.faults) > 0 {
@@ -406,10 +472,19 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		// "accepted", no from and zero segments until then.
 		m.Status, m.NumSegments = "accepted", 0
 	}
+	answer := resource(m) // as Twilio answers a POST: not sent yet
+	if !s.holdQueue {
+		m.DateSent = m.DateCreated
+	}
 	s.messages = append(s.messages, m)
+	hook := s.createHook
 	s.mu.Unlock()
 
-	writeJSON(w, http.StatusCreated, resource(m))
+	if hook != nil {
+		m.Form = cloneValues(m.Form)
+		hook(m, r)
+	}
+	writeJSON(w, http.StatusCreated, answer)
 }
 
 func (s *Server) fetch(w http.ResponseWriter, r *http.Request) {
@@ -435,12 +510,16 @@ func resource(m Message) map[string]any {
 		}
 		return s
 	}
+	var sent any
+	if !m.DateSent.IsZero() {
+		sent = m.DateSent.Format(time.RFC1123Z)
+	}
 	return map[string]any{
 		"account_sid":           m.AccountSID,
 		"api_version":           "2010-04-01",
 		"body":                  m.Body,
 		"date_created":          date,
-		"date_sent":             nil,
+		"date_sent":             sent,
 		"date_updated":          date,
 		"direction":             "outbound-api",
 		"error_code":            nil,
