@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"comms":               {"."},
 	"cmd/herald":          {"*"},
 	"scripts/plainserver": {},
+	"scripts/enginebench": {"*"},
 	"e2e":                 {},
 	"auth":                {},
 }

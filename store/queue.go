@@ -42,7 +42,7 @@ type DeliverFunc func(ctx context.Context, deliveryID string) error
 
 // QueueOptions tunes the workers.
 type QueueOptions struct {
-	Workers      int           // concurrent deliveries per process; 10 when 0
+	Workers      int           // concurrent deliveries per process; 25 when 0
 	PollInterval time.Duration // how often to look for work without a notification; 1s when 0
 	JobTimeout   time.Duration // one attempt's limit; 60s when 0
 	RescueAfter  time.Duration // a job held this long by a vanished process is retried; 2m when 0
@@ -89,7 +89,7 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 		return nil, fmt.Errorf("store: job queue: %w", err)
 	}
 	if o.Workers == 0 {
-		o.Workers = 10
+		o.Workers = 25 // mostly waiting on vendors: 50 emails and 50 texts go out in parallel
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Second
@@ -112,7 +112,12 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 		JobTimeout:           o.JobTimeout,
 		RescueStuckJobsAfter: o.RescueAfter,
 		MaxAttempts:          MaxDeliveryAttempts + 2, // the engine gives up first, and says so
-		Logger:               logger,
+		// River's SQLite driver emulates LISTEN by querying its
+		// river_notification table every 50 ms, most of an idle SQLite
+		// server's CPU (scripts/engine-bench.sh); SQLite serves one process,
+		// so its fetch poll (PollInterval) alone finds the work.
+		PollOnly: s.dialect == SQLite,
+		Logger:   logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: job queue: %w", err)

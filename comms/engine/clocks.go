@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kredete/herald"
@@ -15,8 +16,11 @@ import (
 // sleeps until the next step is due or the history changes; it never
 // polls on a fixed tick.
 func (e *Engine) Run(ctx context.Context) error {
+	reason := "start"
 	for {
+		began := time.Now()
 		next, err := e.Tick(ctx)
+		took := time.Since(began)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -24,6 +28,10 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.log.Error("cadence engine tick failed", "error", err.Error())
 			next = e.now().Add(5 * time.Second) // the database is away: look again soon
 		}
+		if took > time.Second {
+			e.log.Warn("cadence engine tick slow", "took_ms", took.Milliseconds())
+		}
+		e.log.Debug("cadence engine woke", "reason", reason, "took_ms", float64(took.Microseconds())/1000, "next", next)
 		var wake <-chan time.Time
 		var t *time.Timer
 		if !next.IsZero() {
@@ -33,7 +41,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-wake:
+			reason = "due"
 		case <-e.o.Changes:
+			reason = "change"
 		}
 		if t != nil {
 			t.Stop()
@@ -44,13 +54,111 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
+// clockReader is the light read the clocks use when the store offers it
+// (store.Store does): the owed incidents without their updates, the last
+// message to each audience, the regulator reports' steps.
+type clockReader interface {
+	ClockState(ctx context.Context) ([]herald.Incident, []herald.Communication, []herald.RegulatorReport, error)
+}
+
+// clockMemo is what the clocks remember between wakes, per obligation: the
+// step Current found and the time of the next one (Current returns the
+// same until then, so a wake does not list every overdue step again), and
+// whether the step was carried out (its key claimed, here or by another
+// replica), so a wake does not claim it again.
+type clockMemo struct {
+	mu    sync.Mutex
+	gen   uint64
+	steps map[string]*clockStep // by obligation key
+}
+
+type clockStep struct {
+	due  time.Time        // the obligation's exact due time
+	cur  *herald.Reminder // the step in force, nil before the first
+	next time.Time        // the next step's time; zero when none
+	done bool             // cur was carried out
+	gen  uint64           // the last wake that saw the obligation
+}
+
+// holds reports whether the memo's step is still Current's answer at now.
+func (c *clockStep) holds(due, now time.Time) bool {
+	return c.due.Equal(due) && (c.next.IsZero() || now.Before(c.next)) && (c.cur == nil || !now.Before(c.cur.At))
+}
+
 // Tick fires every step whose time has come and returns the time of the
 // next one (zero when nothing is scheduled).
 func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
+	m := &e.clocks
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.steps == nil {
+		m.steps = map[string]*clockStep{}
+	}
+	m.gen++
 	now := e.now()
-	open, err := e.o.Store.IncidentsOwed(ctx)
+	incidents, told, reports, err := e.clockInputs(ctx)
 	if err != nil {
 		return time.Time{}, err
+	}
+	byIncident := make(map[string][]herald.Communication, len(incidents))
+	for _, c := range told {
+		byIncident[c.IncidentID] = append(byIncident[c.IncidentID], c)
+	}
+	reportsOf := map[string][]herald.RegulatorReport{}
+	for _, r := range reports {
+		reportsOf[r.IncidentID] = append(reportsOf[r.IncidentID], r)
+	}
+	var next time.Time
+	var failed error
+	for _, in := range incidents {
+		for _, ob := range herald.Obligations(e.o.Plan, in, byIncident[in.ID], reportsOf[in.ID]) {
+			key := ob.Key()
+			st := m.steps[key]
+			if st == nil || !st.holds(ob.Due, now) {
+				a, _ := e.o.Plan.AudienceByKey(ob.Audience)
+				cur, n := a.Current(ob, now)
+				fresh := &clockStep{due: ob.Due, cur: cur, next: n}
+				if st != nil && st.cur != nil && cur != nil && st.cur.Key() == cur.Key() {
+					fresh.done = st.done
+				}
+				st = fresh
+				m.steps[key] = st
+			}
+			st.gen = m.gen
+			if st.cur != nil && !st.done && failed == nil {
+				a, _ := e.o.Plan.AudienceByKey(ob.Audience)
+				if err := e.fire(ctx, in, a, *st.cur); err != nil {
+					failed = err // stop firing; the caller looks again soon
+				} else {
+					st.done = true
+				}
+			}
+			if !st.next.IsZero() && (next.IsZero() || st.next.Before(next)) {
+				next = st.next
+			}
+		}
+	}
+	for key, st := range m.steps {
+		if st.gen != m.gen {
+			delete(m.steps, key) // met, moved or closed
+		}
+	}
+	if failed != nil {
+		return time.Time{}, failed
+	}
+	return next, nil
+}
+
+// clockInputs reads what the clocks need: the owed incidents (incidents
+// only; a maintenance has no clocks), what was told and the regulator
+// reports.
+func (e *Engine) clockInputs(ctx context.Context) ([]herald.Incident, []herald.Communication, []herald.RegulatorReport, error) {
+	if r, ok := e.o.Store.(clockReader); ok {
+		return r.ClockState(ctx)
+	}
+	open, err := e.o.Store.IncidentsOwed(ctx)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var ids []string
 	var incidents []herald.Incident
@@ -62,49 +170,32 @@ func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
 	}
 	told, err := e.o.Store.Communications(ctx, ids)
 	if err != nil {
-		return time.Time{}, err
-	}
-	byIncident := map[string][]herald.Communication{}
-	for _, c := range told {
-		byIncident[c.IncidentID] = append(byIncident[c.IncidentID], c)
+		return nil, nil, nil, err
 	}
 	reports, err := e.o.Store.RegulatorReports(ctx, ids)
 	if err != nil {
-		return time.Time{}, err
+		return nil, nil, nil, err
 	}
-	reportsOf := map[string][]herald.RegulatorReport{}
-	for _, r := range reports {
-		reportsOf[r.IncidentID] = append(reportsOf[r.IncidentID], r)
-	}
-	var next time.Time
-	for _, in := range incidents {
-		for _, ob := range herald.Obligations(e.o.Plan, in, byIncident[in.ID], reportsOf[in.ID]) {
-			a, _ := e.o.Plan.AudienceByKey(ob.Audience)
-			cur, n := a.Current(ob, now)
-			if cur != nil {
-				if err := e.fire(ctx, in, a, *cur, now); err != nil {
-					return time.Time{}, err
-				}
-			}
-			if !n.IsZero() && (next.IsZero() || n.Before(next)) {
-				next = n
-			}
-		}
-	}
-	return next, nil
+	return incidents, told, reports, nil
 }
 
-// fire carries out one step, once.
-func (e *Engine) fire(ctx context.Context, in herald.Incident, a herald.Audience, r herald.Reminder, now time.Time) error {
+// fire carries out one step, once. in may be the light incident of
+// ClockState: what the text needs beyond its name is loaded here. late_ms
+// in the logs is how long after the step's time it was queued (committed).
+func (e *Engine) fire(ctx context.Context, in herald.Incident, a herald.Audience, r herald.Reminder) error {
 	if r.Kind == herald.RemindHolding {
-		body := e.holdingText(ctx, in, a, r)
+		full, err := e.o.Store.Incident(ctx, in.ID)
+		if err != nil {
+			return err
+		}
+		body := e.holdingText(ctx, full, a, r)
 		done, err := e.o.Store.RecordHolding(ctx, r.Key(), in.ID, a.Key, body)
 		if done {
-			e.log.Info("holding update sent", "incident_id", in.ID, "audience", a.Key, "late_ms", now.Sub(r.At).Milliseconds())
+			e.log.Info("holding update sent", "incident_id", in.ID, "audience", a.Key, "late_ms", e.now().Sub(r.At).Milliseconds())
 		}
 		return err
 	}
-	text := e.reminderText(in, a, r, now)
+	text := e.reminderText(in, a, r, e.now())
 	ds, err := e.toPeople(ctx, in.ID, r.To, a.Recipients.Contacts, channelsFor(a), herald.KindReminder, "Reminder: "+in.Name, text, r.Key())
 	if err != nil {
 		return err
@@ -116,7 +207,7 @@ func (e *Engine) fire(ctx context.Context, in herald.Incident, a herald.Audience
 	done, err := e.o.Store.QueueOnce(ctx, r.Key(), in.ID, ds)
 	if done {
 		e.log.Info("reminder queued", "incident_id", in.ID, "audience", a.Key, "kind", r.Kind, "recipients", len(ds),
-			"late_ms", now.Sub(r.At).Milliseconds())
+			"late_ms", e.now().Sub(r.At).Milliseconds())
 	}
 	return err
 }
