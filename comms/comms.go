@@ -15,6 +15,12 @@ import (
 	"github.com/kredete/herald"
 )
 
+// ErrNoRecipient means the person has no account on the channel (no Slack
+// member with that email): a message to them there cannot be delivered,
+// however often it is tried. A reminder that also goes by other channels is
+// skipped on this one rather than reported as a failure.
+var ErrNoRecipient = errors.New("the recipient has no account on this channel")
+
 // TemporaryError is a failure worth retrying: a rate limit (with the
 // vendor's Retry-After), a 5xx, a timeout or a refused connection.
 type TemporaryError struct {

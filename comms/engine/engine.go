@@ -56,15 +56,19 @@ type Options struct {
 
 // Engine sends deliveries and keeps the clocks.
 type Engine struct {
-	o   Options
-	log *slog.Logger
-	now func() time.Time
-	loc *time.Location
+	o      Options
+	log    *slog.Logger
+	now    func() time.Time
+	loc    *time.Location
+	clocks clockMemo // what the clocks remember between wakes (clocks.go)
+	// waiters bounds the workers that wait in place for an earlier
+	// delivery to the same place (see Deliver).
+	waiters chan struct{}
 }
 
 // New makes an engine.
 func New(o Options) *Engine {
-	e := &Engine{o: o, log: o.Logger, now: o.Now, loc: o.Location}
+	e := &Engine{o: o, log: o.Logger, now: o.Now, loc: o.Location, waiters: make(chan struct{}, maxWaiters)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -84,6 +88,48 @@ func New(o Options) *Engine {
 // place (a Slack thread, a phone) before looking again.
 const orderWait = 250 * time.Millisecond
 
+// A delivery behind an earlier one to the same place waits for it in place
+// (looking every orderPoll, for up to inPlaceWait) when one of maxWaiters
+// slots is free: a burst of thread replies then goes out back to back
+// instead of one per queue poll. Otherwise, or after that, it goes back to
+// the queue for orderWait, leaving the workers to other deliveries.
+const (
+	maxWaiters  = 2
+	orderPoll   = 20 * time.Millisecond
+	inPlaceWait = 3 * time.Second
+)
+
+// waitForEarlier reports whether an earlier delivery to the same place is
+// still pending, after waiting in place for it when a slot is free.
+func (e *Engine) waitForEarlier(ctx context.Context, d herald.Delivery) (bool, error) {
+	earlier, err := e.o.Store.EarlierPending(ctx, d)
+	if err != nil || !earlier {
+		return earlier, err
+	}
+	select {
+	case e.waiters <- struct{}{}:
+		defer func() { <-e.waiters }()
+	default:
+		return true, nil
+	}
+	deadline := time.NewTimer(inPlaceWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(orderPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return true, ctx.Err()
+		case <-deadline.C:
+			return true, nil
+		case <-tick.C:
+		}
+		if earlier, err = e.o.Store.EarlierPending(ctx, d); err != nil || !earlier {
+			return earlier, err
+		}
+	}
+}
+
 // Deliver sends one delivery; it is the queue's work function. It returns
 // nil once the delivery is in a final state, a *herald.RetryLater to wait
 // (for an earlier message, or a vendor's Retry-After), or an error to be
@@ -98,7 +144,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	log := e.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Channel, "kind", d.Kind)
 	// Order within a thread and to one person: wait for earlier ones.
-	if earlier, err := e.o.Store.EarlierPending(ctx, d); err != nil {
+	if earlier, err := e.waitForEarlier(ctx, d); err != nil {
 		return err
 	} else if earlier {
 		return &herald.RetryLater{After: orderWait, Err: errors.New("waiting for an earlier delivery to the same place")}
@@ -123,9 +169,10 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	if d.State == herald.DeliverySending {
 		// The last attempt stopped mid-send (the process died): the vendor
-		// may or may not have it. Send again: a copy is better than silence
-		// during an outage, and email carries the same Message-ID.
-		log.Warn("delivery resumed after an interrupted attempt")
+		// may or may not have it. Ask the vendor where it can be asked.
+		if done, err := e.reconcile(ctx, log, ch, msg, d); done || err != nil {
+			return err
+		}
 	}
 	rec, err := ch.Deliver(ctx, msg)
 	attempt := d.Attempts + 1
@@ -137,6 +184,12 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		}
 		log.Info("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
 		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
+	}
+	if errors.Is(err, comms.ErrNoRecipient) && (d.Kind == herald.KindReminder || d.Kind == herald.KindFailure) {
+		// A reminder to someone without an account here also went by the
+		// audience's other channels: not a failure worth a report.
+		log.Info("delivery skipped", "reason", err.Error())
+		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySkipped, "", err.Error())
 	}
 	retry, after := comms.Retryable(err)
 	if !retry || attempt >= e.o.MaxAttempts {
@@ -150,6 +203,72 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return &herald.RetryLater{After: after, Err: err}
 	}
 	return err
+}
+
+// providerIDs is the store's check that a vendor's id found while
+// reconciling is not already another delivery's (store.Store has it).
+type providerIDs interface {
+	ProviderIDUsed(ctx context.Context, channel herald.Channel, providerID, exceptID string) (bool, error)
+}
+
+// reconcile settles a delivery whose last attempt was interrupted after it
+// was handed to the vendor (d as it was before this attempt). When the
+// channel can ask the vendor (comms.Reconciler) and the vendor has the
+// message, it records the delivery as sent with the vendor's id and reports
+// done: the message is not sent twice. When the vendor could not be asked
+// for now, it returns an error to try again later, the delivery staying
+// "sending" so that the next attempt asks again. Otherwise (not found, a
+// channel that cannot be asked such as email, a vendor refusing the
+// question, or no attempts left) the caller sends again: a copy is better
+// than silence during an outage, and email carries the same Message-ID.
+func (e *Engine) reconcile(ctx context.Context, log *slog.Logger, ch comms.Channel, msg comms.Message, d herald.Delivery) (bool, error) {
+	r, ok := ch.(comms.Reconciler)
+	if !ok {
+		log.Warn("delivery resumed after an interrupted attempt; the channel cannot tell whether it was sent, so it is sent again")
+		return false, nil
+	}
+	// Every attempt started after the delivery was written, the
+	// interrupted ones included (a process may also have died while
+	// asking, so the latest start is not enough).
+	rec, found, err := r.Delivered(ctx, msg, d.CreatedAt)
+	if err != nil {
+		retry, after := comms.Retryable(err)
+		if retry && d.Attempts+1 < e.o.MaxAttempts {
+			log.Warn("could not ask the vendor about an interrupted attempt; will ask again", "error", err.Error())
+			err = fmt.Errorf("engine: ask about an interrupted attempt: %w", err)
+			if after > 0 {
+				return false, &herald.RetryLater{After: after, Err: err}
+			}
+			return false, err
+		}
+		log.Warn("could not ask the vendor about an interrupted attempt; sending again", "error", err.Error())
+		return false, nil
+	}
+	if found {
+		if p, ok := e.o.Store.(providerIDs); ok {
+			used, err := p.ProviderIDUsed(ctx, d.Channel, rec.ProviderID, d.ID)
+			if err != nil {
+				return false, err
+			}
+			if used {
+				// An earlier delivery's message (the same text to the
+				// same phone): not this one's.
+				found = false
+			}
+		}
+	}
+	if !found {
+		log.Warn("delivery resumed after an interrupted attempt that did not reach the vendor")
+		return false, nil
+	}
+	if msg.Delivery.Kind == herald.KindThread {
+		if err := e.o.Store.SaveSlackThread(ctx, d.IncidentID, d.Recipient, rec.Channel, rec.ProviderID); err != nil {
+			return false, err
+		}
+	}
+	log.Info("delivered by an interrupted attempt; recorded, not sent again", "provider_id", rec.ProviderID,
+		"attempt", d.Attempts+1)
+	return true, e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
 }
 
 // message gathers what the channel needs; skip says why the delivery is no

@@ -190,9 +190,10 @@ func (e *APIError) Error() string {
 	return msg
 }
 
-// Is makes errors.Is(err, ErrUserNotFound) true for an unknown email.
+// Is makes errors.Is(err, ErrUserNotFound) and errors.Is(err,
+// comms.ErrNoRecipient) true for an unknown email.
 func (e *APIError) Is(target error) bool {
-	return target == ErrUserNotFound && e.Code == "users_not_found"
+	return (target == ErrUserNotFound || target == comms.ErrNoRecipient) && e.Code == "users_not_found"
 }
 
 var hints = map[string]string{
