@@ -12,8 +12,9 @@
 // With -copy-headers it also sends every other header Herald sent when it
 // was fetched (the security headers, ETag, Vary, a fixed X-Request-Id...),
 // all but Date and Content-Length, which net/http and the handler write.
-// That baseline costs what Herald's header set costs, so the gap to Herald
-// is Herald's own code: routing, middleware, the snapshot lookup.
+// It also runs with Herald's server timeouts. That baseline costs what
+// Herald's header set and server settings cost, so the gap to Herald is
+// Herald's own code: the hot path, the snapshot lookup.
 //
 //	go run ./scripts/plainserver -herald http://127.0.0.1:8080 -addr 127.0.0.1:8081
 package main
@@ -108,6 +109,12 @@ func main() {
 		log.Fatalf("plainserver: %v", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if *copyHeaders {
+		// Herald's server settings too (cmd/herald): the slow-client
+		// timeouts set a deadline on the connection for every request.
+		srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout = 15*time.Second, 15*time.Second, 120*time.Second
+		srv.MaxHeaderBytes = 64 << 10
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
