@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/kredete/herald"
 )
@@ -17,7 +18,8 @@ const owedWhere = `kind = 'incident' AND (resolved_at IS NULL OR (notify_regulat
 // last message to each audience of each (without its text), and the
 // regulator reports' steps and times. herald.Obligations computed from it
 // equals what it computes from IncidentsOwed, Communications and
-// RegulatorReports; it costs three light queries whatever the history.
+// RegulatorReports; it costs four light queries whatever the history. Each
+// incident's Updates holds only its latest update's time.
 func (s *Store) ClockState(ctx context.Context) ([]herald.Incident, []herald.Communication, []herald.RegulatorReport, error) {
 	since := s.Now().Add(-regulatoryWindow)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, kind, name, status, impact, notify_regulators, created_at, updated_at,
@@ -77,6 +79,42 @@ func (s *Store) ClockState(ctx context.Context) ([]herald.Incident, []herald.Com
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("store: clock state: communications: %w", err)
+	}
+
+	// The last public update of each: it is the status page audience's
+	// message, however it was posted (herald.MessageTimes).
+	latest := `SELECT incident_id, MAX(created_at) FROM incident_updates
+		WHERE incident_id IN (SELECT id FROM incidents WHERE ` + owedWhere + `) GROUP BY incident_id`
+	if s.dialect == SQLite {
+		latest = `SELECT incident_id, created_at, MAX(created_at) FROM incident_updates
+		WHERE incident_id IN (SELECT id FROM incidents WHERE ` + owedWhere + `) GROUP BY incident_id`
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(latest), since)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("store: clock state: updates: %w", err)
+	}
+	byID := make(map[string]*herald.Incident, len(incidents))
+	for i := range incidents {
+		byID[incidents[i].ID] = &incidents[i]
+	}
+	for rows.Next() {
+		var id string
+		var at time.Time
+		dest := []any{&id, &at}
+		if s.dialect == SQLite {
+			dest = append(dest, new(any))
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, nil, nil, fmt.Errorf("store: scan clock state update: %w", err)
+		}
+		if in, ok := byID[id]; ok {
+			in.Updates = []herald.Update{{IncidentID: id, CreatedAt: at.UTC()}}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, fmt.Errorf("store: clock state: updates: %w", err)
 	}
 
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT incident_id, step, at FROM regulator_reports

@@ -52,6 +52,13 @@ func TestClockStateMatchesFullHistory(t *testing.T) {
 				CalledBy: "alice", Whom: "Central bank desk", At: base.Add(110 * time.Minute)}, plan, "alice"); err != nil {
 				t.Fatal(err)
 			}
+			// A public update posted outside the composer (the admin API)
+			// tells the status page's audience too.
+			viaAPI := declare(85*time.Minute, "Updated through the admin API", herald.ImpactMajor, false)
+			clk.Set(base.Add(100 * time.Minute))
+			if _, err := s.PostUpdate(ctx, viaAPI.ID, herald.UpdateInput{Status: herald.Identified, Body: "Found it."}, "admin-api"); err != nil {
+				t.Fatal(err)
+			}
 			declare(90*time.Minute, "Minor, unregulated", herald.ImpactMinor, false)
 			resolved := declare(100*time.Minute, "Regulated, resolved", herald.ImpactCritical, true)
 			compose(3*time.Hour, resolved.ID, herald.Resolved, "public", "engineering")
@@ -88,8 +95,8 @@ func TestClockStateMatchesFullHistory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(full) != 3 || len(light) != len(full) {
-				t.Fatalf("%d owed incidents in the full read, %d in the light one; want 3", len(full), len(light))
+			if len(full) != 4 || len(light) != len(full) {
+				t.Fatalf("%d owed incidents in the full read, %d in the light one; want 4", len(full), len(light))
 			}
 			if len(lightReports) != 1 {
 				t.Errorf("%d regulator reports in the light read, want 1", len(lightReports))
