@@ -81,21 +81,7 @@ func Board(plan Plan, in Incident, told []Communication, reports []RegulatorRepo
 				c.DeadlineMet = !c.Steps[n-1].Missed
 			}
 		} else if cad.Kind == Deadline && applies {
-			due := in.CreatedAt.Add(cad.Interval)
-			if a.Conditional {
-				due = in.Classified().Add(cad.Interval)
-			}
-			// The first message meets the deadline; later ones do not move it.
-			var done *time.Time
-			if ts := MessageTimes(in, a, told); len(ts) > 0 {
-				done = &ts[0]
-			}
-			for _, r := range reports {
-				if r.IncidentID == in.ID && r.Step == StepDeadline && (done == nil || r.At.Before(*done)) {
-					at := r.At
-					done = &at
-				}
-			}
+			due, done := deadline(a, cad, in, told, reports)
 			if done != nil {
 				c.DeadlineMet = !done.After(due)
 			}
@@ -237,20 +223,8 @@ func Compliance(plan Plan, in Incident, told []Communication, reports []Regulato
 				row.Verdict = VerdictMissed
 			}
 		case cad.Kind == Deadline:
-			due := in.CreatedAt.Add(cad.Interval)
-			if a.Conditional {
-				due = in.Classified().Add(cad.Interval)
-			}
-			row.Step, row.Due = StepDeadline, &due
-			if ts := MessageTimes(in, a, told); len(ts) > 0 {
-				row.Done = &ts[0]
-			}
-			for _, r := range reports {
-				if r.IncidentID == in.ID && r.Step == StepDeadline && (row.Done == nil || r.At.Before(*row.Done)) {
-					at := r.At
-					row.Done = &at
-				}
-			}
+			due, done := deadline(a, cad, in, told, reports)
+			row.Step, row.Due, row.Done = StepDeadline, &due, done
 			missed := (row.Done != nil && row.Done.After(due)) || (row.Done == nil && now.After(due))
 			if row.Done != nil {
 				row.Messages = 1
@@ -264,6 +238,28 @@ func Compliance(plan Plan, in Incident, told []Communication, reports []Regulato
 		out = append(out, row)
 	}
 	return out
+}
+
+// deadline is a "within N" audience's due time (N after the declaration,
+// or after the classification for a conditional audience) and when it was
+// met: its first message or a "deadline" report, whichever came first;
+// later messages do not move it.
+func deadline(a Audience, cad Cadence, in Incident, told []Communication, reports []RegulatorReport) (time.Time, *time.Time) {
+	due := in.CreatedAt.Add(cad.Interval)
+	if a.Conditional {
+		due = in.Classified().Add(cad.Interval)
+	}
+	var done *time.Time
+	if ts := MessageTimes(in, a, told); len(ts) > 0 {
+		done = &ts[0]
+	}
+	for _, r := range reports {
+		if r.IncidentID == in.ID && r.Step == StepDeadline && (done == nil || r.At.Before(*done)) {
+			at := r.At
+			done = &at
+		}
+	}
+	return due, done
 }
 
 func judgeDeadline(r ComplianceRow, a Audience, in Incident, missed, pending bool, deliveries []Delivery) ComplianceRow {
