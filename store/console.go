@@ -257,14 +257,8 @@ func (s *Store) Communications(ctx context.Context, incidentIDs []string) ([]her
 	if len(incidentIDs) == 0 {
 		return nil, nil
 	}
-	ph := make([]string, len(incidentIDs))
-	args := make([]any, len(incidentIDs))
-	for i, id := range incidentIDs {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-		args[i] = id
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+communicationColumns+` FROM communications WHERE incident_id IN (`+
-		strings.Join(ph, ", ")+`) ORDER BY created_at`), args...)
+	in, args := inList(incidentIDs)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+communicationColumns+` FROM communications WHERE incident_id IN (`+in+`) ORDER BY created_at`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: communications: %w", err)
 	}

@@ -85,14 +85,8 @@ func (s *Store) regulatorReports(ctx context.Context, db querier, incidentIDs []
 	if len(incidentIDs) == 0 {
 		return nil, nil
 	}
-	ph := make([]string, len(incidentIDs))
-	args := make([]any, len(incidentIDs))
-	for i, id := range incidentIDs {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-		args[i] = id
-	}
-	rows, err := db.QueryContext(ctx, s.q(`SELECT `+reportColumns+` FROM regulator_reports WHERE incident_id IN (`+
-		strings.Join(ph, ", ")+`) ORDER BY at, created_at`), args...)
+	in, args := inList(incidentIDs)
+	rows, err := db.QueryContext(ctx, s.q(`SELECT `+reportColumns+` FROM regulator_reports WHERE incident_id IN (`+in+`) ORDER BY at, created_at`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: regulator reports: %w", err)
 	}
@@ -122,4 +116,15 @@ const regulatoryWindow = 60 * 24 * time.Hour
 func (s *Store) IncidentsOwed(ctx context.Context) ([]herald.Incident, error) {
 	return s.loadIncidents(ctx, s.db, `resolved_at IS NULL OR (notify_regulators AND resolved_at > $1)`,
 		s.Now().Add(-regulatoryWindow))
+}
+
+// inList is the placeholders and arguments of an IN (...) list of ids.
+func inList(ids []string) (string, []any) {
+	ph := make([]string, len(ids))
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+		args[i] = id
+	}
+	return strings.Join(ph, ", "), args
 }
