@@ -35,6 +35,18 @@ const (
 	KindHolding  DeliveryKind = "holding"  // an automatic holding update to one recipient
 	KindReminder DeliveryKind = "reminder" // a reminder or escalation to one person
 	KindFailure  DeliveryKind = "failure"  // tells the commander that a delivery was given up
+
+	KindPageTrigger DeliveryKind = "page_trigger" // PagerDuty Events API v2: trigger (dedup_key = the incident's id)
+	KindPageResolve DeliveryKind = "page_resolve" // PagerDuty Events API v2: resolve
+	KindAutomation  DeliveryKind = "automation"   // a signed call to a failover action's automation endpoint
+)
+
+// Delivery channels that are not audience channels: they carry Herald's
+// own traffic to PagerDuty and to automation endpoints, never an
+// audience's messages, so a plan cannot name them.
+const (
+	ChannelPagerDuty  Channel = "pagerduty"
+	ChannelAutomation Channel = "automation"
 )
 
 // Delivery is one message to one recipient through one channel: the unit the

@@ -18,6 +18,9 @@ var (
 	ErrClosed = errors.New("incident is closed")
 	// ErrConflict means the thing exists already or changed underneath.
 	ErrConflict = errors.New("conflict")
+	// ErrForbidden means the person's role does not allow this, or a rule
+	// of the plan forbids it (no one approves their own request).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // ValidationError names the field that is wrong and why. It matches

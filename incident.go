@@ -35,6 +35,19 @@ type Incident struct {
 	Updates          []Update       // newest first
 	Version          int            // bumped by every change; a stale edit is refused
 	DataLoss         *time.Duration // estimated data loss, against the plan's RPO
+	DataLossSource   string         // who or what reported DataLoss: a person, an action's automation
+	RestoredAt       *time.Time     // service restored: the end of the RTO clock
+	RestoredBy       string         // who or what recorded RestoredAt
+	// Drill marks an exercise run as an incident: it runs the console, the
+	// clocks and the actions like a real one but never reaches the public
+	// page, the public API, the feeds or the public audience.
+	Drill bool
+	// PagerDutyResolvedAt is when PagerDuty said its incident resolved: the
+	// commander is asked to resolve (automatic only when configured).
+	PagerDutyResolvedAt *time.Time
+	// Triage says why the incident needs a human look, e.g. it came from a
+	// PagerDuty service the configuration does not map.
+	Triage string
 }
 
 // Update is one public message on an incident's timeline.
@@ -72,6 +85,9 @@ type Declaration struct {
 	NotifyRegulators bool
 	ScheduledFor     time.Time // maintenance only
 	ScheduledUntil   time.Time // maintenance only
+	// Drill declares an exercise: its components are recorded as affected
+	// but their status never changes, and it never reaches the public side.
+	Drill bool
 }
 
 // UpdateInput is a new public update on an existing incident.
@@ -127,6 +143,9 @@ func Declare(d Declaration, comps map[string]Component, now time.Time) (Incident
 		}
 	}
 	checkTargets(&errs, d.Components, comps)
+	if d.Drill && d.Kind != KindIncident {
+		errs.Add("drill", "only an incident can be a drill")
+	}
 	if err := errs.Err(); err != nil {
 		return Incident{}, err
 	}
@@ -139,6 +158,7 @@ func Declare(d Declaration, comps map[string]Component, now time.Time) (Incident
 		CreatedAt:        now,
 		UpdatedAt:        now,
 		StartedAt:        now,
+		Drill:            d.Drill,
 	}
 	if d.Kind == KindMaintenance {
 		f, u := d.ScheduledFor.UTC(), d.ScheduledUntil.UTC()
@@ -150,7 +170,9 @@ func Declare(d Declaration, comps map[string]Component, now time.Time) (Incident
 	}
 	targets := defaultTargets(d.Kind, d.Status, d.Components, comps)
 	u := Update{Status: d.Status, Body: strings.TrimSpace(d.Body), CreatedAt: now, UpdatedAt: now, DisplayAt: now}
-	u.Changes = in.applyTargets(targets, comps)
+	if !in.Drill { // a drill never moves a component: the public page must not change
+		u.Changes = in.applyTargets(targets, comps)
+	}
 	for _, t := range d.Components {
 		in.addComponent(t.ComponentID)
 	}
@@ -204,7 +226,9 @@ func (in *Incident) Apply(u UpdateInput, comps map[string]Component, now time.Ti
 		}
 	}
 	up := Update{IncidentID: in.ID, Status: u.Status, Body: strings.TrimSpace(u.Body), CreatedAt: now, UpdatedAt: now, DisplayAt: now}
-	up.Changes = in.applyTargets(targets, comps)
+	if !in.Drill { // nor does its resolution: the components were never moved
+		up.Changes = in.applyTargets(targets, comps)
+	}
 	for _, t := range u.Components {
 		in.addComponent(t.ComponentID)
 	}
@@ -343,4 +367,26 @@ func checkText(errs *ValidationErrors, field, s string, limit int) {
 	case !utf8.ValidString(s):
 		errs.Add(field, "is not valid UTF-8")
 	}
+}
+
+// RTOState says where an incident's recovery time comes from.
+type RTOState string
+
+// The RTO states.
+const (
+	RTORunning  RTOState = "running"  // not restored yet: the clock runs
+	RTORestored RTOState = "restored" // the restore time was recorded
+	RTOResolved RTOState = "resolved" // resolved without a restore time: the resolution stands in
+)
+
+// RTO is the recovery time achieved: declaration to restored service (as
+// recorded by the commander or an action), else to resolution, else to now.
+func (in *Incident) RTO(now time.Time) (time.Duration, RTOState) {
+	switch {
+	case in.RestoredAt != nil:
+		return in.RestoredAt.Sub(in.CreatedAt), RTORestored
+	case in.ResolvedAt != nil:
+		return in.ResolvedAt.Sub(in.CreatedAt), RTOResolved
+	}
+	return now.Sub(in.CreatedAt), RTORunning
 }

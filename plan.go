@@ -3,6 +3,7 @@ package herald
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"time"
@@ -19,6 +20,8 @@ type Plan struct {
 	Audiences  []Audience
 	Failover   Failover
 	Templates  []Template // the composer's starting texts; DefaultTemplates when empty
+	PagerDuty  PagerDutyPolicy
+	Exercises  ExercisePlan // the DR testing schedule and its seeded results
 }
 
 // Page describes the public status page.
@@ -135,6 +138,11 @@ type RegionFailover struct {
 	From, To  string
 	Automatic bool
 	Stages    []Stage
+	// ApproverRole and ExecutorRole gate the procedure as a runbook's do;
+	// empty: no approval, and whoever manages incidents follows it.
+	ApproverRole  string
+	ExecutorRole  string
+	AutomationURL string // an endpoint Herald calls, signed, once the action may run
 }
 
 // Stage is one step of a failover or runbook with its expected window.
@@ -166,7 +174,8 @@ type Runbook struct {
 	Precondition     string
 	EstimatedTime    time.Duration
 	Stages           []Stage
-	ReplicationLagMs int // precondition threshold when set (database failover: 100)
+	ReplicationLagMs int    // precondition threshold when set (database failover: 100)
+	AutomationURL    string // an endpoint Herald calls, signed, once the action is approved
 }
 
 var keyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -276,6 +285,7 @@ func (p Plan) Validate() error {
 			errs.Add(f, "needs both from and to regions")
 		}
 		checkStages(&errs, f, r.Stages)
+		checkGate(&errs, f, r.ApproverRole, r.ExecutorRole, r.AutomationURL)
 	}
 	for i, c := range p.Failover.Components {
 		f := fmt.Sprintf("failover.components[%d]", i)
@@ -291,8 +301,38 @@ func (p Plan) Validate() error {
 			errs.Add(f+".name", "must not be empty")
 		}
 		checkStages(&errs, f, r.Stages)
+		checkGate(&errs, f, r.ApproverRole, r.ExecutorRole, r.AutomationURL)
+		if r.ReplicationLagMs < 0 {
+			errs.Add(f+".replication_lag_ms", "must not be negative")
+		}
 	}
+	checkPagerDuty(&errs, p)
+	checkExercises(&errs, p.Exercises)
 	return errs.Err()
+}
+
+// checkGate validates who approves and executes a procedure and where its
+// automation lives.
+func checkGate(errs *ValidationErrors, f, approver, executor, automation string) {
+	if approver != "" {
+		if r, err := ParseRole(approver); err != nil {
+			errs.Add(f+".approver_role", err.(*ValidationError).Problem)
+		} else if !r.Can(PermApprove) {
+			errs.Add(f+".approver_role", fmt.Sprintf("the %s role cannot approve; use approver", r))
+		}
+	}
+	if executor != "" {
+		if r, err := ParseRole(executor); err != nil {
+			errs.Add(f+".executor_role", err.(*ValidationError).Problem)
+		} else if !r.Can(PermExecuteDBRunbook) {
+			errs.Add(f+".executor_role", fmt.Sprintf("the %s role cannot execute gated runbooks; use dba", r))
+		}
+	}
+	if automation != "" {
+		if u, err := url.Parse(automation); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs.Add(f+".automation_url", fmt.Sprintf("%q is not an http(s) URL", automation))
+		}
+	}
 }
 
 func checkKey(errs *ValidationErrors, field, key string, seen map[string]bool) {

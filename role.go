@@ -44,7 +44,8 @@ const (
 	PermManageIncidents  Permission = "manage_incidents" // declare, update, resolve, reopen, assign roles, component status
 	PermManageComponents Permission = "manage_components"
 	PermScheduleMaint    Permission = "schedule_maintenance"
-	PermExecuteDBRunbook Permission = "execute_db_runbook"
+	PermExecuteDBRunbook Permission = "execute_db_runbook" // start a gated runbook once approved (the DBA)
+	PermRunActions       Permission = "run_actions"        // move the steps of a running failover action
 	PermApprove          Permission = "approve"
 	PermManageUsers      Permission = "manage_users"
 	PermReadAudit        Permission = "read_audit"
@@ -53,11 +54,11 @@ const (
 var grants = map[Role][]Permission{
 	RoleViewer:    {PermReadConsole},
 	RoleResponder: {PermReadConsole, PermAddNote},
-	RoleCommander: {PermReadConsole, PermAddNote, PermManageIncidents, PermManageComponents, PermScheduleMaint},
-	RoleDBA:       {PermReadConsole, PermAddNote, PermExecuteDBRunbook},
+	RoleCommander: {PermReadConsole, PermAddNote, PermManageIncidents, PermManageComponents, PermScheduleMaint, PermRunActions},
+	RoleDBA:       {PermReadConsole, PermAddNote, PermExecuteDBRunbook, PermRunActions},
 	RoleApprover:  {PermReadConsole, PermAddNote, PermApprove},
 	RoleAdmin: {PermReadConsole, PermAddNote, PermManageIncidents, PermManageComponents, PermScheduleMaint,
-		PermManageUsers, PermReadAudit},
+		PermManageUsers, PermReadAudit, PermRunActions},
 }
 
 // Can reports whether the role grants the permission.

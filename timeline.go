@@ -20,6 +20,8 @@ var TimelineKinds = []struct{ Kind, Label string }{
 	{"component", "Components"},
 	{"role", "Roles"},
 	{"note", "Notes"},
+	{"action", "Failover actions"},
+	{"pagerduty", "PagerDuty"},
 }
 
 // AuditEntry is one write: who, when, what, before and after (JSON).

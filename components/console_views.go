@@ -54,6 +54,9 @@ type IncidentListView struct {
 	Resolved []IncidentRow
 	Query    string
 	Now      time.Time
+	// Exercises are the DR exercises overdue or never run: a warning
+	// line each.
+	Exercises []herald.ExerciseRow
 }
 
 // DeclareForm holds what was typed into the declare form.
@@ -139,6 +142,14 @@ type IncidentConsoleView struct {
 	Reports       []herald.RegulatorReport
 	Regulators    *herald.Audience // the plan's regulator audience, if any
 	RegulatorForm RegulatorForm
+	Drill         DrillPanel // a drill's exercise: recorded, or the form to record it
+	Actions       []ActionView
+	Procedures    []herald.Procedure // what the start-an-action form offers
+	ActionForm    ActionForm
+	PagerDuty     []herald.PagerDutyLink
+	// PagerDutyPaged is Herald's own page to PagerDuty (its trigger and
+	// resolve deliveries), newest first.
+	PagerDutyPaged []herald.Delivery
 }
 
 // RegulatorForm is the form recording a call to the regulator.
@@ -482,19 +493,19 @@ func errID(field string) string {
 }
 
 func rtoText(v IncidentConsoleView) string {
-	end := v.Now
-	if v.Incident.ResolvedAt != nil {
-		end = *v.Incident.ResolvedAt
+	d, state := v.Incident.RTO(v.Now)
+	switch state {
+	case herald.RTORestored:
+		return "restored after " + herald.HumanDuration(d) + " (target under " + shortDuration(v.Objectives.RTO) + ")"
+	case herald.RTOResolved:
+		return herald.HumanDuration(d) + " to resolution, no restore time recorded (target under " + shortDuration(v.Objectives.RTO) + ")"
 	}
-	return age(v.Incident.CreatedAt, end) + " of " + shortDuration(v.Objectives.RTO)
+	return age(v.Incident.CreatedAt, v.Now) + " of " + shortDuration(v.Objectives.RTO) + " so far"
 }
 
 func rtoExceeded(v IncidentConsoleView) bool {
-	end := v.Now
-	if v.Incident.ResolvedAt != nil {
-		end = *v.Incident.ResolvedAt
-	}
-	return end.Sub(v.Incident.CreatedAt) > v.Objectives.RTO
+	d, _ := v.Incident.RTO(v.Now)
+	return d > v.Objectives.RTO
 }
 
 func rpoText(v IncidentConsoleView) string {

@@ -63,6 +63,13 @@ type Config struct {
 	TwilioFrom       string // HERALD_TWILIO_FROM: the sender number or Messaging Service SID
 	TwilioAPIURL     string // HERALD_TWILIO_API_URL: Twilio's API base, for tests and proxies
 
+	// PagerDuty out (Events API v2) and in (webhooks v3), and the secret
+	// failover automations share with Herald.
+	PagerDutyRoutingKey     Secret   // HERALD_PAGERDUTY_ROUTING_KEY or _FILE: an Events API v2 integration key
+	PagerDutyEventsURL      string   // HERALD_PAGERDUTY_EVENTS_URL: the enqueue endpoint, for tests, proxies, the EU region
+	PagerDutyWebhookSecrets []Secret // HERALD_PAGERDUTY_WEBHOOK_SECRETS or _FILE: comma-separated, several during a rotation
+	AutomationSecrets       []Secret // HERALD_AUTOMATION_SECRETS or _FILE: comma-separated; the first signs Herald's calls
+
 	// The delivery queue's timing.
 	QueueJobTimeout  time.Duration // HERALD_QUEUE_JOB_TIMEOUT: one delivery attempt's limit (default 60s)
 	QueueRescueAfter time.Duration // HERALD_QUEUE_RESCUE_AFTER: a job held this long by a vanished process is retried (default 2m)
@@ -158,6 +165,33 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, err.Error())
 		}
 		*sec.dst = v
+	}
+	c.PagerDutyEventsURL = getenv("HERALD_PAGERDUTY_EVENTS_URL")
+	if v, err := secret(getenv, "HERALD_PAGERDUTY_ROUTING_KEY"); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		c.PagerDutyRoutingKey = v
+	}
+	for _, list := range []struct {
+		name string
+		dst  *[]Secret
+	}{{"HERALD_PAGERDUTY_WEBHOOK_SECRETS", &c.PagerDutyWebhookSecrets}, {"HERALD_AUTOMATION_SECRETS", &c.AutomationSecrets}} {
+		v, err := secret(getenv, list.name)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		for _, part := range strings.Split(v.Reveal(), ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if len(part) < 16 {
+				problems = append(problems, list.name+": each secret must be at least 16 characters")
+				break
+			}
+			*list.dst = append(*list.dst, Secret(part))
+		}
 	}
 	if (c.TwilioAccountSID == "") != (c.TwilioAuthToken == "") || (c.TwilioAccountSID != "" && c.TwilioFrom == "") {
 		problems = append(problems, "HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM go together: set all three or none")
@@ -283,3 +317,12 @@ func (c Config) GoString() string { return fmt.Sprintf("%#v", c.redacted()) }
 
 // LogValue keeps the database password out of structured logs.
 func (c Config) LogValue() slog.Value { return slog.AnyValue(c.redacted()) }
+
+// Reveal lists the secrets' values, for the code that signs or verifies.
+func Reveal(ss []Secret) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Reveal()
+	}
+	return out
+}

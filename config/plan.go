@@ -68,9 +68,11 @@ func ParsePlan(b []byte, name string) (herald.Plan, error) {
 		}
 		return herald.Plan{}, fmt.Errorf("config %s: %w", name, err)
 	}
-	if _, err := time.LoadLocation(p.Page.TimeZone); err != nil {
+	loc, err := time.LoadLocation(p.Page.TimeZone)
+	if err != nil {
 		return herald.Plan{}, fmt.Errorf("config %s: line %d: page.time_zone: unknown time zone %q", name, lineOf(&root, "page.time_zone"), p.Page.TimeZone)
 	}
+	localResults(p.Exercises.Results, loc)
 	return p, nil
 }
 
@@ -280,8 +282,11 @@ type file struct {
 			Name      string  `yaml:"name"`
 			From      string  `yaml:"from"`
 			To        string  `yaml:"to"`
-			Automatic bool    `yaml:"automatic"`
-			Stages    []stage `yaml:"stages"`
+			Automatic     bool    `yaml:"automatic"`
+			ApproverRole  string  `yaml:"approver_role"`
+			ExecutorRole  string  `yaml:"executor_role"`
+			AutomationURL string  `yaml:"automation_url"`
+			Stages        []stage `yaml:"stages"`
 		} `yaml:"regions"`
 		Components []struct {
 			Key          string `yaml:"key"`
@@ -299,9 +304,24 @@ type file struct {
 			Precondition     string   `yaml:"precondition"`
 			ReplicationLagMs int      `yaml:"replication_lag_ms"`
 			EstimatedTime    duration `yaml:"estimated_time"`
+			AutomationURL    string   `yaml:"automation_url"`
 			Stages           []stage  `yaml:"stages"`
 		} `yaml:"runbooks"`
 	} `yaml:"failover"`
+	PagerDuty struct {
+		Services []struct {
+			ID         string   `yaml:"id"`
+			Name       string   `yaml:"name"`
+			Components []string `yaml:"components"`
+			Impact     string   `yaml:"impact"`
+			Starts     []string `yaml:"starts"`
+		} `yaml:"services"`
+		DefaultComponents []string          `yaml:"default_components"`
+		Impacts           map[string]string `yaml:"impacts"`
+		TriggerAt         string            `yaml:"trigger_at"`
+		AutoResolve       bool              `yaml:"auto_resolve"`
+	} `yaml:"pagerduty"`
+	Exercises exercises `yaml:"exercises"`
 }
 
 type stage struct {
@@ -385,7 +405,8 @@ func (f *file) plan() herald.Plan {
 	}
 	for _, r := range f.Failover.Regions {
 		p.Failover.Regions = append(p.Failover.Regions, herald.RegionFailover{Key: r.Key, Name: r.Name, From: r.From, To: r.To,
-			Automatic: r.Automatic, Stages: stages(r.Stages)})
+			Automatic: r.Automatic, ApproverRole: r.ApproverRole, ExecutorRole: r.ExecutorRole, AutomationURL: r.AutomationURL,
+			Stages: stages(r.Stages)})
 	}
 	for _, c := range f.Failover.Components {
 		p.Failover.Components = append(p.Failover.Components, herald.ComponentFailover{Key: c.Key, Name: c.Name,
@@ -394,8 +415,23 @@ func (f *file) plan() herald.Plan {
 	for _, r := range f.Failover.Runbooks {
 		p.Failover.Runbooks = append(p.Failover.Runbooks, herald.Runbook{Key: r.Key, Name: r.Name, Description: r.Description,
 			Warning: r.Warning, ExecutorRole: r.ExecutorRole, ApproverRole: r.ApproverRole, Precondition: r.Precondition,
-			ReplicationLagMs: r.ReplicationLagMs, EstimatedTime: time.Duration(r.EstimatedTime), Stages: stages(r.Stages)})
+			ReplicationLagMs: r.ReplicationLagMs, EstimatedTime: time.Duration(r.EstimatedTime), AutomationURL: r.AutomationURL,
+			Stages: stages(r.Stages)})
 	}
+	pd := f.PagerDuty
+	p.PagerDuty = herald.PagerDutyPolicy{DefaultComponents: pd.DefaultComponents, TriggerAt: herald.Impact(pd.TriggerAt),
+		AutoResolve: pd.AutoResolve}
+	for _, s := range pd.Services {
+		p.PagerDuty.Services = append(p.PagerDuty.Services, herald.PagerDutyService{ID: s.ID, Name: s.Name,
+			Components: s.Components, Impact: herald.Impact(s.Impact), Starts: s.Starts})
+	}
+	if len(pd.Impacts) > 0 {
+		p.PagerDuty.Impacts = map[string]herald.Impact{}
+		for k, v := range pd.Impacts {
+			p.PagerDuty.Impacts[k] = herald.Impact(v)
+		}
+	}
+	p.Exercises = f.Exercises.plan()
 	return p
 }
 

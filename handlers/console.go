@@ -18,6 +18,8 @@ import (
 // ConsoleStore is everything the console reads and writes.
 type ConsoleStore interface {
 	AdminStore
+	FailoverStore
+	ExerciseStore
 	UserByEmail(ctx context.Context, email string) (herald.User, string, error)
 	User(ctx context.Context, id string) (herald.User, error)
 	Users(ctx context.Context) ([]herald.User, error)

@@ -57,6 +57,7 @@ func (s *Server) incidentList(w http.ResponseWriter, r *http.Request) error {
 	for _, in := range resolved {
 		v.Resolved = append(v.Resolved, components.IncidentRow{Incident: in, Components: names(in.ComponentIDs, byID)})
 	}
+	v.Exercises = s.exerciseWarnings(r, now)
 	s.render(w, r, components.IncidentList(v))
 	return nil
 }
@@ -313,6 +314,25 @@ func (s *Server) incidentView(r *http.Request, compose *components.ComposerView)
 		RegulatorForm: s.regulatorForm(r, in, reports, now)}
 	if ra, ok := s.plan.RegulatorAudience(); ok {
 		v.Regulators = &ra
+	}
+	actions, err := s.console.Actions(ctx, id)
+	if err != nil {
+		return components.IncidentConsoleView{}, err
+	}
+	v.Actions = s.actionViews(actions, deliveries)
+	v.Procedures = s.plan.Procedures()
+	if v.PagerDuty, err = s.console.PagerDutyLinks(ctx, id); err != nil {
+		return components.IncidentConsoleView{}, err
+	}
+	for _, d := range deliveries {
+		if d.Channel == herald.ChannelPagerDuty {
+			v.PagerDutyPaged = append(v.PagerDutyPaged, d)
+		}
+	}
+	if in.Drill {
+		if v.Drill, err = s.drillPanel(ctx, in); err != nil {
+			return components.IncidentConsoleView{}, err
+		}
 	}
 	if compose == nil {
 		c := s.defaultComposer(in, comps, now)

@@ -32,6 +32,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, "the request body is larger than the limit of " + itoa64(mbe.Limit) + " bytes"
 	case errors.Is(err, herald.ErrNotFound):
 		return http.StatusNotFound, trimPrefix(err)
+	case errors.Is(err, herald.ErrForbidden):
+		return http.StatusForbidden, trimPrefix(err)
 	case errors.Is(err, herald.ErrInvalid):
 		return http.StatusUnprocessableEntity, trimPrefix(err)
 	case errors.Is(err, herald.ErrInvalidTransition), errors.Is(err, herald.ErrClosed), errors.Is(err, herald.ErrConflict):

@@ -233,7 +233,7 @@ func (p *Public) Incident(w http.ResponseWriter, r *http.Request) error {
 		return notFound("There is no incident " + strconv.Quote(id) + ".")
 	}
 	in, err := p.reader.Incident(r.Context(), id)
-	if errors.Is(err, herald.ErrNotFound) {
+	if errors.Is(err, herald.ErrNotFound) || err == nil && in.Drill { // a drill is never public
 		return notFound("There is no incident " + strconv.Quote(id) + ".")
 	}
 	if err != nil {

@@ -40,33 +40,45 @@ type Deps struct {
 	TwilioCallback StatusCallback
 	// DeliveryStatus records them.
 	DeliveryStatus DeliveryStatusStore
+	// PagerDutyWebhook verifies PagerDuty's webhooks; nil when off.
+	PagerDutyWebhook PagerDutyWebhook
+	PagerDutyEvents  PagerDutyEvents
+	// AutomationSecrets sign automation calls and verify their callbacks
+	// (several during a rotation); none: the callback API is off.
+	AutomationSecrets []string
+	Automation        AutomationStore
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	twilioCallback StatusCallback
-	deliveryStatus DeliveryStatusStore
-	log            *slog.Logger
-	plan           herald.Plan
-	templates      []herald.Template
-	loc            *time.Location
-	site           components.Site
-	consoleJS      string
-	public         *Public
-	admin          AdminStore
-	console        ConsoleStore
-	sessions       *scs.SessionManager
-	hasher         PasswordHasher
-	adminToken     string
-	ready          func() error
-	now            func() time.Time
+	twilioCallback    StatusCallback
+	deliveryStatus    DeliveryStatusStore
+	pdWebhook         PagerDutyWebhook
+	pdEvents          PagerDutyEvents
+	automationSecrets []string
+	automation        AutomationStore
+	log               *slog.Logger
+	plan              herald.Plan
+	templates         []herald.Template
+	loc               *time.Location
+	site              components.Site
+	consoleJS         string
+	public            *Public
+	admin             AdminStore
+	console           ConsoleStore
+	sessions          *scs.SessionManager
+	hasher            PasswordHasher
+	adminToken        string
+	ready             func() error
+	now               func() time.Time
 }
 
 // newServer holds d's dependencies, with defaults filled in.
 func newServer(d Deps) *Server {
 	s := &Server{log: d.Log, plan: d.Plan, templates: d.Templates, loc: d.Location, site: d.Site, consoleJS: d.ConsoleJS,
 		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now,
-		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus}
+		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus, pdWebhook: d.PagerDutyWebhook, pdEvents: d.PagerDutyEvents,
+		automationSecrets: d.AutomationSecrets, automation: d.Automation}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -113,6 +125,10 @@ func New(d Deps) http.Handler {
 	r.Get("/readyz", s.readyz)
 	// Vendor webhooks: signed by the vendor, verified before anything is read.
 	r.Post("/webhooks/twilio/status", s.jsonErrors(s.twilioStatus))
+	r.Post("/webhooks/pagerduty", s.jsonErrors(s.pagerDutyWebhook))
+	// Automation endpoints report their steps here, signed like Herald's
+	// calls to them.
+	r.Post("/api/automation/actions/{id}", s.jsonErrors(s.automationCallback))
 
 	// Admin JSON API: the write path until the console lands.
 	r.Route("/admin/api", func(r chi.Router) {
@@ -206,6 +222,15 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"POST", "/incidents/{id}/regulator", herald.PermManageIncidents, h(s.recordRegulatorCall)},
 		{"POST", "/incidents/{id}/regulator-flag", herald.PermManageIncidents, h(s.flagRegulators)},
 		{"GET", "/obligations", herald.PermReadConsole, h(s.obligationsStrip)},
+		{"POST", "/incidents/{id}/restored", herald.PermManageIncidents, h(s.setRestored)},
+		{"POST", "/incidents/{id}/actions", herald.PermManageIncidents, h(s.requestAction)},
+		{"POST", "/actions/{id}/decide", herald.PermApprove, h(s.decideAction)},
+		{"POST", "/actions/{id}/execute", herald.PermExecuteDBRunbook, h(s.executeAction)},
+		{"POST", "/actions/{id}/steps/{pos}", herald.PermRunActions, h(s.actionStep)},
+		{"POST", "/actions/{id}/fail", herald.PermRunActions, h(s.failAction)},
+		{"POST", "/actions/{id}/cancel", herald.PermManageIncidents, h(s.cancelAction)},
+		{"GET", "/runbooks", herald.PermReadConsole, h(s.runbookIndex)},
+		{"GET", "/runbooks/{kind}/{key}", herald.PermReadConsole, h(s.runbookPage)},
 		{"GET", "/components", herald.PermManageComponents, h(s.componentsPage)},
 		{"POST", "/components/{id}", herald.PermManageComponents, h(s.setComponentStatus)},
 		{"POST", "/components/{id}/edit", herald.PermManageComponents, h(s.editComponent)},
@@ -217,5 +242,8 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"POST", "/users", herald.PermManageUsers, h(s.addUser)},
 		{"POST", "/users/{id}/role", herald.PermManageUsers, h(s.setUserRole)},
 		{"GET", "/audit", herald.PermReadAudit, h(s.auditPage)},
+		{"GET", "/exercises", herald.PermReadConsole, h(s.exercisesPage)},
+		{"POST", "/exercises", herald.PermManageIncidents, h(s.recordExercise)},
+		{"POST", "/exercises/{key}/drill", herald.PermManageIncidents, h(s.runDrill)},
 	}
 }

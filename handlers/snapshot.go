@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,6 +147,10 @@ func (b *SnapshotBuilder) Build(ctx context.Context) (*Snapshot, error) {
 
 func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, groups []herald.ComponentGroup, comps []herald.Component,
 	history []herald.StatusChange, incidents []herald.Incident) (*Snapshot, error) {
+	// A drill never reaches the public side: the page, /history,
+	// /incidents/{id}, the feeds and every API document are built from
+	// what is left.
+	incidents = slices.DeleteFunc(slices.Clone(incidents), func(in herald.Incident) bool { return in.Drill })
 	loc := b.Site.Location
 	s := &Snapshot{Version: version, BuiltAt: now, UpdatedAt: updatedAt, entries: map[string]*Entry{},
 		incidents: map[string]herald.Incident{}, components: map[string]herald.Component{}, site: b.Site,

@@ -220,6 +220,9 @@ func (s *Store) SetIncidentComponent(ctx context.Context, id string, version int
 		if !in.Open() {
 			return fmt.Errorf("%w: the incident is %s; reopen it first", herald.ErrClosed, in.Status)
 		}
+		if in.Drill {
+			return &herald.ValidationError{Field: "component", Problem: "a drill never changes a component's status: the public page must not move"}
+		}
 		if c.Status == status {
 			return nil
 		}
@@ -247,6 +250,7 @@ func (s *Store) SetDataLoss(ctx context.Context, id string, version int, loss ti
 	}
 	return s.withIncident(ctx, id, version, actor, func(tx *sql.Tx, in *herald.Incident, _ map[string]herald.Component, now time.Time) error {
 		in.DataLoss = &loss
+		in.DataLossSource = actor
 		in.UpdatedAt = now
 		return s.timeline(ctx, tx, id, "data_loss", actor, fmt.Sprintf("Estimated data loss set to %d min", int(loss.Minutes())), now)
 	})

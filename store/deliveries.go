@@ -38,6 +38,15 @@ func (s *Store) EnableDeliveries(plan herald.Plan) { s.plan = &plan }
 // was handled before (by this replica or another). It returns how many were
 // new.
 func (s *Store) writeDeliveries(ctx context.Context, tx *sql.Tx, incidentID, communicationID string, ds []herald.Delivery, now time.Time) (int, error) {
+	if len(ds) > 0 {
+		// Every message about a drill says so, whoever queued it (a
+		// message, a thread reply, a reminder, a failure report).
+		if drill, err := s.isDrill(ctx, tx, incidentID); err != nil {
+			return 0, err
+		} else if drill {
+			ds = herald.MarkDrill(ds)
+		}
+	}
 	var ids []string
 	for _, d := range ds {
 		id := newID()

@@ -12,12 +12,14 @@ import (
 
 const (
 	incidentColumns = `id, kind, name, status, impact, notify_regulators, created_at, updated_at, started_at,
-		monitoring_at, resolved_at, scheduled_for, scheduled_until, version, data_loss_seconds, regulators_at`
+		monitoring_at, resolved_at, scheduled_for, scheduled_until, version, data_loss_seconds, regulators_at,
+		data_loss_source, restored_at, restored_by, drill, pagerduty_resolved_at, triage`
 	insertIncident = `INSERT INTO incidents (id, kind, name, status, impact, notify_regulators, created_by, created_at,
-		updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+		updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until, drill)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	updateIncident = `UPDATE incidents SET status = $2, impact = $3, updated_at = $4, started_at = $5, monitoring_at = $6,
-		resolved_at = $7, data_loss_seconds = $8, notify_regulators = $9, regulators_at = $10, version = version + 1 WHERE id = $1`
+		resolved_at = $7, data_loss_seconds = $8, notify_regulators = $9, regulators_at = $10, data_loss_source = $11,
+		restored_at = $12, restored_by = $13, pagerduty_resolved_at = $14, triage = $15, version = version + 1 WHERE id = $1`
 	insertIncidentComponent = `INSERT INTO incident_components (incident_id, component_id, position) VALUES ($1, $2, $3)
 		ON CONFLICT (incident_id, component_id) DO NOTHING`
 	insertUpdate = `INSERT INTO incident_updates (id, incident_id, status, body, author, created_at, updated_at, display_at)
@@ -146,15 +148,16 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(r scanner) (herald.Incident, error) {
 	var in herald.Incident
-	var mon, res, sf, su, reg sql.NullTime
+	var mon, res, sf, su, reg, restored, pdres sql.NullTime
 	var loss sql.NullInt64
 	if err := r.Scan(&in.ID, &in.Kind, &in.Name, &in.Status, &in.Impact, &in.NotifyRegulators, &in.CreatedAt,
-		&in.UpdatedAt, &in.StartedAt, &mon, &res, &sf, &su, &in.Version, &loss, &reg); err != nil {
+		&in.UpdatedAt, &in.StartedAt, &mon, &res, &sf, &su, &in.Version, &loss, &reg,
+		&in.DataLossSource, &restored, &in.RestoredBy, &in.Drill, &pdres, &in.Triage); err != nil {
 		return in, fmt.Errorf("store: scan incident: %w", err)
 	}
 	in.CreatedAt, in.UpdatedAt, in.StartedAt = in.CreatedAt.UTC(), in.UpdatedAt.UTC(), in.StartedAt.UTC()
 	in.MonitoringAt, in.ResolvedAt, in.ScheduledFor, in.ScheduledUntil = timePtr(mon), timePtr(res), timePtr(sf), timePtr(su)
-	in.RegulatorsAt = timePtr(reg)
+	in.RegulatorsAt, in.RestoredAt, in.PagerDutyResolvedAt = timePtr(reg), timePtr(restored), timePtr(pdres)
 	if loss.Valid {
 		d := time.Duration(loss.Int64) * time.Second
 		in.DataLoss = &d
@@ -177,6 +180,18 @@ func (s *Store) declare(ctx context.Context, d herald.Declaration, actor string,
 	}
 	var out herald.Incident
 	err := s.transact(ctx, true, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.declareTx(ctx, tx, d, actor, extra)
+		return err
+	})
+	return out, err
+}
+
+// declareTx is declare inside the caller's transaction.
+func (s *Store) declareTx(ctx context.Context, tx *sql.Tx, d herald.Declaration, actor string,
+	extra func(tx *sql.Tx, in *herald.Incident, now time.Time) error) (herald.Incident, error) {
+	var out herald.Incident
+	err := func() error {
 		comps, err := s.componentMap(ctx, tx)
 		// The clock is read once the components are locked, so concurrent
 		// declarations are dated in the order they are stored.
@@ -192,7 +207,7 @@ func (s *Store) declare(ctx context.Context, d herald.Declaration, actor string,
 		in.Version = 1
 		if _, err := tx.ExecContext(ctx, s.q(insertIncident), in.ID, in.Kind, in.Name, in.Status, in.Impact,
 			in.NotifyRegulators, actor, in.CreatedAt, in.UpdatedAt, in.StartedAt, nullTime(in.MonitoringAt),
-			nullTime(in.ResolvedAt), nullTime(in.ScheduledFor), nullTime(in.ScheduledUntil)); err != nil {
+			nullTime(in.ResolvedAt), nullTime(in.ScheduledFor), nullTime(in.ScheduledUntil), in.Drill); err != nil {
 			return fmt.Errorf("store: insert incident: %w", err)
 		}
 		if err := s.writeIncidentComponents(ctx, tx, in.ID, in.ComponentIDs, 0); err != nil {
@@ -218,9 +233,12 @@ func (s *Store) declare(ctx context.Context, d herald.Declaration, actor string,
 				return err
 			}
 		}
+		if err := s.pagerDutyOut(ctx, tx, nil, in, now); err != nil {
+			return err
+		}
 		out = in
 		return nil
-	})
+	}()
 	return out, err
 }
 
@@ -277,6 +295,18 @@ func (s *Store) withIncident(ctx context.Context, id string, version int, actor 
 	fn func(tx *sql.Tx, in *herald.Incident, comps map[string]herald.Component, now time.Time) error) (herald.Incident, error) {
 	var out herald.Incident
 	err := s.transact(ctx, true, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.changeIncident(ctx, tx, id, version, actor, fn)
+		return err
+	})
+	return out, err
+}
+
+// changeIncident is withIncident inside the caller's transaction.
+func (s *Store) changeIncident(ctx context.Context, tx *sql.Tx, id string, version int, actor string,
+	fn func(tx *sql.Tx, in *herald.Incident, comps map[string]herald.Component, now time.Time) error) (herald.Incident, error) {
+	var out herald.Incident
+	err := func() error {
 		// Lock the incident row first: two commanders posting at once are
 		// serialised, and the second sees the first's status.
 		if _, err := scanIncident(tx.QueryRowContext(ctx, s.q(selectIncidentForUpdate), id)); err != nil {
@@ -302,7 +332,11 @@ func (s *Store) withIncident(ctx context.Context, id string, version int, actor 
 			return err
 		}
 		nComps := len(in.ComponentIDs)
+		prev := in
 		if err := fn(tx, &in, comps, now); err != nil {
+			return err
+		}
+		if err := s.pagerDutyOut(ctx, tx, &prev, in, now); err != nil {
 			return err
 		}
 		var loss any
@@ -310,7 +344,8 @@ func (s *Store) withIncident(ctx context.Context, id string, version int, actor 
 			loss = int64(*in.DataLoss / time.Second)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(updateIncident), in.ID, in.Status, in.Impact, in.UpdatedAt, in.StartedAt,
-			nullTime(in.MonitoringAt), nullTime(in.ResolvedAt), loss, in.NotifyRegulators, nullTime(in.RegulatorsAt)); err != nil {
+			nullTime(in.MonitoringAt), nullTime(in.ResolvedAt), loss, in.NotifyRegulators, nullTime(in.RegulatorsAt),
+			in.DataLossSource, nullTime(in.RestoredAt), in.RestoredBy, nullTime(in.PagerDutyResolvedAt), in.Triage); err != nil {
 			return fmt.Errorf("store: update incident: %w", err)
 		}
 		in.Version++
@@ -324,7 +359,7 @@ func (s *Store) withIncident(ctx context.Context, id string, version int, actor 
 		}
 		out = in
 		return nil
-	})
+	}()
 	return out, err
 }
 

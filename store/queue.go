@@ -88,6 +88,9 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 	if err := river.AddWorkerSafely(workers, &deliveryWorker{deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("store: job queue: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &pagerDutyWorker{apply: s.ApplyPagerDutyEvent}); err != nil {
+		return nil, fmt.Errorf("store: job queue: %w", err)
+	}
 	if o.Workers == 0 {
 		o.Workers = 25 // mostly waiting on vendors: 50 emails and 50 texts go out in parallel
 	}
@@ -149,6 +152,16 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs])
 		return river.JobSnooze(later.After)
 	}
 	return err
+}
+
+// pagerDutyWorker applies one PagerDuty webhook event.
+type pagerDutyWorker struct {
+	river.WorkerDefaults[pagerDutyArgs]
+	apply func(ctx context.Context, eventID string) error
+}
+
+func (w *pagerDutyWorker) Work(ctx context.Context, job *river.Job[pagerDutyArgs]) error {
+	return w.apply(ctx, job.Args.EventID)
 }
 
 // NextRetry is exponential backoff with jitter: about 1s, 2s, 4s ... capped

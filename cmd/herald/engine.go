@@ -10,8 +10,10 @@ import (
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/comms"
+	"github.com/kredete/herald/comms/automation"
 	"github.com/kredete/herald/comms/email"
 	"github.com/kredete/herald/comms/engine"
+	"github.com/kredete/herald/comms/pagerduty"
 	"github.com/kredete/herald/comms/slack"
 	"github.com/kredete/herald/comms/sms"
 	"github.com/kredete/herald/config"
@@ -48,6 +50,20 @@ func channels(cfg config.Config) (map[herald.Channel]comms.Channel, error) {
 			return nil, fmt.Errorf("twilio: %w", err)
 		}
 		out[herald.ChannelSMS] = c
+	}
+	if key := cfg.PagerDutyRoutingKey.Reveal(); key != "" {
+		c, err := pagerduty.New(pagerduty.Config{RoutingKey: key, EventsURL: cfg.PagerDutyEventsURL, ConsoleURL: cfg.PublicURL})
+		if err != nil {
+			return nil, fmt.Errorf("HERALD_PAGERDUTY_ROUTING_KEY: %w", err)
+		}
+		out[herald.ChannelPagerDuty] = c
+	}
+	if secrets := config.Reveal(cfg.AutomationSecrets); len(secrets) > 0 {
+		c, err := automation.New(automation.Config{Secret: secrets[0], PublicURL: cfg.PublicURL})
+		if err != nil {
+			return nil, fmt.Errorf("HERALD_AUTOMATION_SECRETS: %w", err)
+		}
+		out[herald.ChannelAutomation] = c
 	}
 	return out, nil
 }

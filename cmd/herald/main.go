@@ -154,6 +154,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := st.SyncComponents(ctx, plan.Groups, plan.Components); err != nil {
 		return err
 	}
+	// The plan's exercise results join the log once; later starts add
+	// only results added to the plan since.
+	if err := st.SeedExercises(ctx, plan.Exercises.Results); err != nil {
+		return err
+	}
 	assets, err := web.New()
 	if err != nil {
 		return fmt.Errorf("assets: %w", err)
@@ -174,7 +179,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	h := handlers.New(handlers.Deps{TwilioCallback: twilio, DeliveryStatus: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
+	h := handlers.New(handlers.Deps{TwilioCallback: twilio, DeliveryStatus: st, PagerDutyWebhook: pagerDutyWebhook(cfg),
+		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
 		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets,
 		Ready: func() error {
@@ -250,6 +256,10 @@ func printPlan(w io.Writer, p herald.Plan) {
 		fmt.Fprintf(w, "  - %s: %s, %s%s\n", a.Name, a.Description, a.Cadence, cond)
 	}
 	fmt.Fprintf(w, "failover: %d region, %d component, %d runbooks\n", len(p.Failover.Regions), len(p.Failover.Components), len(p.Failover.Runbooks))
+	fmt.Fprintf(w, "DR exercises (%d, %d results to seed):\n", len(p.Exercises.Schedule), len(p.Exercises.Results))
+	for _, e := range p.Exercises.Schedule {
+		fmt.Fprintf(w, "  - %s: %s (%s)\n", e.Name, e.Frequency, e.Scope)
+	}
 }
 
 func getenvGOGC() string { return os.Getenv("GOGC") }

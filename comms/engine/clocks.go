@@ -146,6 +146,13 @@ func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
 	if failed != nil {
 		return time.Time{}, failed
 	}
+	lateNext, err := e.lateSteps(ctx, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if !lateNext.IsZero() && (next.IsZero() || lateNext.Before(next)) {
+		next = lateNext
+	}
 	return next, nil
 }
 

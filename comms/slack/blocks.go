@@ -247,6 +247,9 @@ func (c *Client) parentBlocks(in herald.Incident, comps map[string]herald.Compon
 	if title == "" {
 		title = "Untitled " + string(in.Kind)
 	}
+	if in.Drill { // the thread's parent says so, as every reply does
+		title = herald.DrillMarker + " " + title
+	}
 	blocks := []Block{slackapi.NewHeaderBlock(plain(truncate(title, maxHeader)))}
 
 	who := "_Unassigned_"

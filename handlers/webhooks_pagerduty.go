@@ -1,0 +1,181 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kredete/herald"
+)
+
+// PagerDutyWebhook verifies and reads one PagerDuty webhook (v3). An error
+// wrapping ErrBadSignature is a forgery (401); any other error a malformed
+// payload (400). main builds it from comms/pagerduty.
+type PagerDutyWebhook func(r *http.Request) (herald.PagerDutyEvent, error)
+
+// PagerDutyEvents stores an accepted event and queues its processing.
+type PagerDutyEvents interface {
+	RecordPagerDutyEvent(ctx context.Context, ev herald.PagerDutyEvent) (bool, error)
+}
+
+// pagerDutyWebhook receives PagerDuty's webhooks: verified, stored once
+// (a redelivery is acknowledged and ignored) and queued, so PagerDuty gets
+// its answer well within its 5 seconds.
+func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) error {
+	if s.pdWebhook == nil || s.pdEvents == nil {
+		writeJSONError(w, http.StatusNotFound, "PagerDuty webhooks are not configured on this Herald", nil)
+		return nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	ev, err := s.pdWebhook(r)
+	if errors.Is(err, ErrBadSignature) {
+		s.log.Warn("pagerduty webhook refused", "reason", err.Error())
+		writeJSONError(w, http.StatusUnauthorized, "the request is not signed by PagerDuty", nil)
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error(), nil)
+		return nil
+	}
+	fresh, err := s.pdEvents.RecordPagerDutyEvent(r.Context(), ev)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		s.log.Info("pagerduty webhook redelivered; ignored", "event_id", ev.ID, "event_type", ev.Type)
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// AutomationStore is what the automation callback API needs.
+type AutomationStore interface {
+	Action(ctx context.Context, id string) (herald.Action, error)
+	UseNonce(ctx context.Context, nonce, actionID string) (bool, error)
+	SetActionStep(ctx context.Context, id string, version int, p herald.Procedure, c herald.StepChange, by *herald.User) (herald.Action, error)
+	SetRestored(ctx context.Context, id string, version int, at time.Time, actor string) (herald.Incident, error)
+	ReportDataLoss(ctx context.Context, id string, loss time.Duration, source string) (herald.Incident, error)
+}
+
+// automationReport is what an automation posts back: a step's progress,
+// and optionally the restore time and data loss it measured.
+type automationReport struct {
+	Step *struct {
+		Position int    `json:"position"`
+		State    string `json:"state"`
+		Note     string `json:"note"`
+		At       string `json:"at"`
+	} `json:"step"`
+	RestoredAt      string `json:"restored_at"`
+	DataLossSeconds *int64 `json:"data_loss_seconds"`
+}
+
+// automationCallback takes an automation's signed report on its action:
+// refused 401 when unsigned, wrongly signed, outside the replay window or
+// replayed; 400 for a malformed body; 409 for a step change the action's
+// state does not allow. Nothing is stored unless everything passes.
+func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) error {
+	if len(s.automationSecrets) == 0 || s.automation == nil {
+		writeJSONError(w, http.StatusNotFound, "automation callbacks are not configured on this Herald", nil)
+		return nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return err
+	}
+	sig, err := herald.VerifyAutomation(s.automationSecrets, r.Header.Get(herald.AutomationSignatureHeader),
+		r.Header.Get(herald.AutomationTimestampHeader), body, s.now())
+	if err != nil {
+		s.log.Warn("automation callback refused", "reason", err.Error())
+		writeJSONError(w, http.StatusUnauthorized, err.Error(), nil)
+		return nil
+	}
+	var rep automationReport
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "the body is not a report: "+err.Error(), nil)
+		return nil
+	}
+	if rep.Step == nil && rep.RestoredAt == "" && rep.DataLossSeconds == nil {
+		writeJSONError(w, http.StatusBadRequest, "the report is empty: send step, restored_at or data_loss_seconds", nil)
+		return nil
+	}
+	ctx := r.Context()
+	a, err := s.automation.Action(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if a.AutomationURL == "" {
+		writeJSONError(w, http.StatusForbidden, "this action has no automation; its steps are moved in the console", nil)
+		return nil
+	}
+	p, ok := s.plan.Procedure(a.Kind, a.Key)
+	if !ok {
+		writeJSONError(w, http.StatusConflict, "the action's procedure is no longer in the catalogue", nil)
+		return nil
+	}
+	var change herald.StepChange
+	if rep.Step != nil {
+		st, err := herald.ParseStepState(rep.Step.State)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, "step.state: "+err.(*herald.ValidationError).Problem, nil)
+			return nil
+		}
+		change = herald.StepChange{Position: rep.Step.Position, State: st, Note: rep.Step.Note}
+		if rep.Step.At != "" {
+			if change.At, err = time.Parse(time.RFC3339, rep.Step.At); err != nil {
+				writeJSONError(w, http.StatusBadRequest, "step.at: not an RFC 3339 time", nil)
+				return nil
+			}
+		}
+	}
+	var restored time.Time
+	if rep.RestoredAt != "" {
+		if restored, err = time.Parse(time.RFC3339, rep.RestoredAt); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "restored_at: not an RFC 3339 time", nil)
+			return nil
+		}
+	}
+	if rep.DataLossSeconds != nil && *rep.DataLossSeconds < 0 {
+		writeJSONError(w, http.StatusBadRequest, "data_loss_seconds: must not be negative", nil)
+		return nil
+	}
+	// The signature is the nonce: the same signed report twice is a replay.
+	fresh, err := s.automation.UseNonce(ctx, sig, a.ID)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		writeJSONError(w, http.StatusUnauthorized, "this report was received before (replay refused)", nil)
+		return nil
+	}
+	source := "automation of " + a.Name
+	if rep.Step != nil {
+		if a, err = s.automation.SetActionStep(ctx, a.ID, 0, p, change, nil); err != nil {
+			return err
+		}
+	}
+	if !restored.IsZero() {
+		if _, err := s.automation.SetRestored(ctx, a.IncidentID, 0, restored, source); err != nil {
+			return err
+		}
+	}
+	if rep.DataLossSeconds != nil {
+		if _, err := s.automation.ReportDataLoss(ctx, a.IncidentID, time.Duration(*rep.DataLossSeconds)*time.Second, source); err != nil {
+			return err
+		}
+	}
+	s.refresh(ctx)
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(map[string]any{"action_id": a.ID, "state": a.State, "version": strconv.Itoa(a.Version)})
+}
