@@ -53,6 +53,24 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 		}
 		return id
 	}
+	action := func(kind herald.ProcedureKind, key string, approved bool) herald.Action {
+		c.t.Helper()
+		p, ok := c.plan.Procedure(kind, key)
+		if !ok {
+			c.t.Fatalf("no procedure %s:%s", kind, key)
+		}
+		a, err := c.store.RequestAction(ctx, openIncident(), p, herald.ActionRequest{Kind: kind, Key: key, Reason: "Matrix"},
+			c.users[herald.RoleCommander])
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if approved {
+			if a, err = c.store.DecideAction(ctx, a.ID, 0, p, true, c.users[herald.RoleApprover], ""); err != nil {
+				c.t.Fatal(err)
+			}
+		}
+		return a
+	}
 	get := func(path string) func() matrixRequest {
 		return func() matrixRequest { return matrixRequest{path: path} }
 	}
@@ -64,7 +82,16 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 		"GET /maintenance/new": get("/console/maintenance/new"),
 		"GET /users":           get("/console/users"),
 		"GET /audit":           get("/console/audit"),
-		"GET /incidents/{id}":  func() matrixRequest { return matrixRequest{path: "/console/incidents/" + openIncident()} },
+		"GET /exercises":       get("/console/exercises"),
+		"POST /exercises": func() matrixRequest {
+			return matrixRequest{path: "/console/exercises", writes: true, form: url.Values{"kind": {"failover-test"},
+				"date": {"2026-11-24"}, "rto": {"12m"}, "rpo": {"0s"}, "passed": {"yes"}}}
+		},
+		"POST /exercises/{key}/drill": func() matrixRequest {
+			return matrixRequest{path: "/console/exercises/failover-test/drill", writes: true,
+				form: url.Values{"impact": {"major"}, "component_" + c.ids["customer-portal"]: {"yes"}}}
+		},
+		"GET /incidents/{id}": func() matrixRequest { return matrixRequest{path: "/console/incidents/" + openIncident()} },
 		"POST /incidents": func() matrixRequest {
 			return matrixRequest{path: "/console/incidents", writes: true, form: url.Values{"name": {"Declared in the matrix"},
 				"impact": {"minor"}, "body": {"Looking into it."}, "commander": {c.users[herald.RoleCommander].ID},
@@ -112,6 +139,38 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 					"at": {c.clock.Now().In(c.deps.Location).Format("2006-01-02T15:04")}, "reference": {"CB-1"}}}
 		},
 		"GET /obligations": get("/console/obligations"),
+		"POST /incidents/{id}/restored": func() matrixRequest {
+			return matrixRequest{path: "/console/incidents/" + openIncident() + "/restored", writes: true,
+				form: url.Values{"restored_at": {c.clock.Now().In(c.deps.Location).Format("2006-01-02T15:04")}}}
+		},
+		"POST /incidents/{id}/actions": func() matrixRequest {
+			return matrixRequest{path: "/console/incidents/" + openIncident() + "/actions", writes: true,
+				form: url.Values{"procedure": {"region:primary-region"}, "reason": {"Route 53 health checks failing"}}}
+		},
+		"POST /actions/{id}/decide": func() matrixRequest {
+			a := action(herald.ProcedureRunbook, "database-failover", false)
+			return matrixRequest{path: "/console/actions/" + a.ID + "/decide", writes: true,
+				form: url.Values{"decision": {"approve"}, "note": {"Go ahead"}}}
+		},
+		"POST /actions/{id}/execute": func() matrixRequest {
+			a := action(herald.ProcedureRunbook, "database-failover", true)
+			return matrixRequest{path: "/console/actions/" + a.ID + "/execute", writes: true,
+				form: url.Values{"replication_lag_ms": {"20"}}}
+		},
+		"POST /actions/{id}/steps/{pos}": func() matrixRequest {
+			a := action(herald.ProcedureRegion, "primary-region", false)
+			return matrixRequest{path: "/console/actions/" + a.ID + "/steps/1", writes: true, form: url.Values{"state": {"done"}}}
+		},
+		"POST /actions/{id}/fail": func() matrixRequest {
+			a := action(herald.ProcedureRegion, "primary-region", false)
+			return matrixRequest{path: "/console/actions/" + a.ID + "/fail", writes: true, form: url.Values{"failure": {"DNS did not move"}}}
+		},
+		"POST /actions/{id}/cancel": func() matrixRequest {
+			a := action(herald.ProcedureRegion, "primary-region", false)
+			return matrixRequest{path: "/console/actions/" + a.ID + "/cancel", writes: true, form: url.Values{"reason": {"False alarm"}}}
+		},
+		"GET /runbooks":              get("/console/runbooks"),
+		"GET /runbooks/{kind}/{key}": get("/console/runbooks/runbook/database-failover"),
 		"POST /incidents/{id}/regulator-flag": func() matrixRequest {
 			return matrixRequest{path: "/console/incidents/" + openIncident() + "/regulator-flag", writes: true, form: url.Values{}}
 		},

@@ -33,7 +33,7 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) error 
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	ev, err := s.pdWebhook(r)
-	if errors.Is(err, ErrBadSignature) {
+	if errors.Is(err, ErrBadSignature) || errors.Is(err, herald.ErrBadSignature) {
 		s.log.Warn("pagerduty webhook refused", "reason", err.Error())
 		writeJSONError(w, http.StatusUnauthorized, "the request is not signed by PagerDuty", nil)
 		return nil

@@ -198,7 +198,7 @@ func (s *Store) queryActions(ctx context.Context, db querier, where string, args
 		ids[i] = a.ID
 	}
 	in, inArgs := inList(ids)
-	srows, err := db.QueryContext(ctx, s.q(`SELECT `+stepColumns+` FROM action_steps WHERE action_id IN `+in+` ORDER BY action_id, position`), inArgs...)
+	srows, err := db.QueryContext(ctx, s.q(`SELECT `+stepColumns+` FROM action_steps WHERE action_id IN (`+in+`) ORDER BY action_id, position`), inArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("store: action steps: %w", err)
 	}
@@ -411,8 +411,10 @@ func (s *Store) SetRestored(ctx context.Context, id string, version int, at time
 		switch {
 		case at.After(now.Add(time.Minute)):
 			return &herald.ValidationError{Field: "restored_at", Problem: "is in the future"}
-		case at.Before(in.CreatedAt.Truncate(time.Second)):
+		case at.Before(in.CreatedAt.Truncate(time.Minute)):
 			return &herald.ValidationError{Field: "restored_at", Problem: "is before the incident was declared"}
+		case at.Before(in.CreatedAt):
+			at = in.CreatedAt // the form's minute holds the declaration
 		}
 		in.RestoredAt = &at
 		in.RestoredBy = actor

@@ -442,3 +442,16 @@ func (s *Store) countTriggers(ctx context.Context, tx *sql.Tx, incidentID string
 	}
 	return n, nil
 }
+
+// PagerDutyEventOutcome reports whether an event was received and what its
+// processing did ("" until it is processed).
+func (s *Store) PagerDutyEventOutcome(ctx context.Context, id string) (received bool, outcome string, err error) {
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT outcome FROM pagerduty_events WHERE id = $1`), id).Scan(&outcome)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, "", nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("store: pagerduty event: %w", err)
+	}
+	return true, outcome, nil
+}
