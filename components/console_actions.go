@@ -207,3 +207,42 @@ func pagedText(d herald.Delivery) string {
 	}
 	return what + ": " + string(d.State)
 }
+
+func reportComponents(r herald.Report) string {
+	var names []string
+	for _, id := range r.Incident.ComponentIDs {
+		if c, ok := r.Components[id]; ok {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "—"
+	}
+	return strings.Join(names, ", ")
+}
+
+func rtoVerdict(r herald.Report) string {
+	_, s := r.RTOVerdict()
+	return s
+}
+
+func audienceName(p herald.Plan, key string) string {
+	if a, ok := p.AudienceByKey(key); ok {
+		return a.Name
+	}
+	return key
+}
+
+func optText(sep, s string) string {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return sep + strings.Join(strings.Fields(s), " ")
+}
+
+func decisionWord(a herald.Action) string {
+	if a.State == herald.ActionRefused {
+		return "Refused"
+	}
+	return "Approved"
+}

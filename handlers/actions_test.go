@@ -364,5 +364,45 @@ func TestConsoleDatabaseFailover(t *testing.T) {
 				t.Errorf("the audit log lacks %s", want)
 			}
 		}
+
+		// The restore time stops the RTO clock; the report exports it all.
+		c.clock.Set(c.clock.Now().Add(40 * time.Minute))
+		restored := c.clock.Now().Add(-10 * time.Minute).In(c.deps.Location).Format("2006-01-02T15:04")
+		if r := post(cmdr, "/console/incidents/"+in.ID+"/restored", url.Values{"restored_at": {restored}}); r.Code != http.StatusSeeOther {
+			t.Fatalf("restored: %d %s", r.Code, r.Body)
+		}
+		future := c.clock.Now().Add(time.Hour).In(c.deps.Location).Format("2006-01-02T15:04")
+		if r := post(cmdr, "/console/incidents/"+in.ID+"/restored", url.Values{"restored_at": {future}}); r.Code != http.StatusUnprocessableEntity {
+			t.Errorf("a restore time in the future: %d", r.Code)
+		} else if msg := text(queryOne(t, parseHTML(t, r.Body), "#err-restored_at")); !strings.Contains(msg, "future") {
+			t.Errorf("restore error: %q", msg)
+		}
+		page = parseHTML(t, cmdr.do(http.MethodGet, "/console/incidents/"+in.ID, nil).Body)
+		if rto := text(queryOne(t, page, `[data-testid="rto"]`)); !strings.Contains(rto, "restored after 30 min") {
+			t.Errorf("RTO shown: %q", rto)
+		}
+		md := cmdr.do(http.MethodGet, "/console/incidents/"+in.ID+"/report.md", nil)
+		if md.Code != http.StatusOK || !strings.HasPrefix(md.Header.Get("Content-Type"), "text/markdown") ||
+			!strings.Contains(md.Header.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("report.md: %d %q %q", md.Code, md.Header.Get("Content-Type"), md.Header.Get("Content-Disposition"))
+		}
+		body := string(md.Body)
+		for _, want := range []string{"# Post-incident report: Primary database down", "## Recovery objectives",
+			"**RTO:** 30 min restored, target under 4 h: met", "**RPO:** not recorded",
+			"## Compliance with the communication plan", "| Engineering", "## Who was told what, and when",
+			"### Database failover — Completed", "Approved by Test Approver", "(Replication lag 35 ms, under 100 ms)",
+			"## Timeline", "Failover action requested: Database failover"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the Markdown report lacks %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Logf("report:\n%s", body)
+		}
+		printable := parseHTML(t, cmdr.do(http.MethodGet, "/console/incidents/"+in.ID+"/report", nil).Body)
+		if d := text(queryOne(t, printable, `[data-testid="report-decision"]`)); !strings.Contains(d, "Approved by Test Approver") {
+			t.Errorf("printable report decision: %q", d)
+		}
+		queryOne(t, printable, `[data-testid="report-compliance"]`)
 	})
 }

@@ -3,7 +3,9 @@ package handlers
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,5 +278,77 @@ func (s *Server) runbookIndex(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.render(w, r, components.RunbookPage(components.RunbookView{Console: s.consoleFrame(r, "Failover catalogue", "runbooks"),
 		Procedure: all[0], Catalogue: all}))
+	return nil
+}
+
+// report gathers an incident's post-incident record.
+func (s *Server) report(r *http.Request) (herald.Report, error) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	in, err := s.console.Incident(ctx, id)
+	if err != nil {
+		return herald.Report{}, err
+	}
+	rep := herald.Report{Plan: s.plan, Incident: in, GeneratedAt: s.now(), Location: s.loc, Roles: map[herald.IncidentRole]string{}}
+	comps, err := s.console.Components(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Components = map[string]herald.Component{}
+	for _, c := range comps {
+		rep.Components[c.ID] = c
+	}
+	seats, err := s.console.Assignments(ctx, id)
+	if err != nil {
+		return rep, err
+	}
+	for seat, a := range seats {
+		rep.Roles[seat] = a.UserName
+	}
+	if rep.Timeline, err = s.console.Timeline(ctx, id, ""); err != nil {
+		return rep, err
+	}
+	slices.Reverse(rep.Timeline)
+	if rep.Communications, err = s.console.Communications(ctx, []string{id}); err != nil {
+		return rep, err
+	}
+	slices.SortStableFunc(rep.Communications, func(a, b herald.Communication) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if rep.Deliveries, err = s.console.Deliveries(ctx, id, boardDeliveries); err != nil {
+		return rep, err
+	}
+	if rep.Reports, err = s.console.RegulatorReports(ctx, []string{id}); err != nil {
+		return rep, err
+	}
+	if rep.Actions, err = s.console.Actions(ctx, id); err != nil {
+		return rep, err
+	}
+	if rep.PagerDuty, err = s.console.PagerDutyLinks(ctx, id); err != nil {
+		return rep, err
+	}
+	rep.Compliance = herald.Compliance(s.plan, in, rep.Communications, rep.Reports, rep.Deliveries, rep.GeneratedAt)
+	return rep, nil
+}
+
+// reportMarkdown exports the post-incident report as Markdown.
+func (s *Server) reportMarkdown(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.report(r)
+	if err != nil {
+		return err
+	}
+	name := "incident-" + rep.Incident.ID + "-report.md"
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	_, err = io.WriteString(w, rep.Markdown())
+	return err
+}
+
+// reportPage is the printable post-incident report.
+func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.report(r)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, components.ReportPage(components.ReportView{Console: s.consoleFrame(r, "Report: "+rep.Incident.Name, "incidents"),
+		Report: rep}))
 	return nil
 }

@@ -169,7 +169,13 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 			a := action(herald.ProcedureRegion, "primary-region", false)
 			return matrixRequest{path: "/console/actions/" + a.ID + "/cancel", writes: true, form: url.Values{"reason": {"False alarm"}}}
 		},
-		"GET /runbooks":              get("/console/runbooks"),
+		"GET /runbooks": get("/console/runbooks"),
+		"GET /incidents/{id}/report": func() matrixRequest {
+			return matrixRequest{path: "/console/incidents/" + openIncident() + "/report"}
+		},
+		"GET /incidents/{id}/report.md": func() matrixRequest {
+			return matrixRequest{path: "/console/incidents/" + openIncident() + "/report.md"}
+		},
 		"GET /runbooks/{kind}/{key}": get("/console/runbooks/runbook/database-failover"),
 		"POST /incidents/{id}/regulator-flag": func() matrixRequest {
 			return matrixRequest{path: "/console/incidents/" + openIncident() + "/regulator-flag", writes: true, form: url.Values{}}

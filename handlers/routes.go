@@ -229,6 +229,8 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"POST", "/actions/{id}/steps/{pos}", herald.PermRunActions, h(s.actionStep)},
 		{"POST", "/actions/{id}/fail", herald.PermRunActions, h(s.failAction)},
 		{"POST", "/actions/{id}/cancel", herald.PermManageIncidents, h(s.cancelAction)},
+		{"GET", "/incidents/{id}/report", herald.PermReadConsole, h(s.reportPage)},
+		{"GET", "/incidents/{id}/report.md", herald.PermReadConsole, h(s.reportMarkdown)},
 		{"GET", "/runbooks", herald.PermReadConsole, h(s.runbookIndex)},
 		{"GET", "/runbooks/{kind}/{key}", herald.PermReadConsole, h(s.runbookPage)},
 		{"GET", "/components", herald.PermManageComponents, h(s.componentsPage)},
