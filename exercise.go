@@ -287,9 +287,11 @@ func WithinObjective(achieved, target time.Duration) bool { return achieved < ta
 const DrillMarker = "[DRILL]"
 
 // MarkDrill prefixes the subject and text of every Slack, email and SMS
-// delivery with DrillMarker (once). Other channels (PagerDuty, automation)
-// carry machine payloads and are left alone; an edit of the Slack thread's
-// parent has no text (the parent is rendered from the incident).
+// delivery with DrillMarker (once). An SMS, sent as "subject: text", is
+// marked once, at its start: its characters are counted. Other channels
+// (PagerDuty, automation) carry machine payloads and are left alone; an
+// edit of the Slack thread's parent has no text (the parent is rendered
+// from the incident).
 func MarkDrill(ds []Delivery) []Delivery {
 	out := slices.Clone(ds)
 	mark := func(s string) string {
@@ -299,9 +301,16 @@ func MarkDrill(ds []Delivery) []Delivery {
 		return DrillMarker + " " + s
 	}
 	for i := range out {
-		switch out[i].Channel {
-		case ChannelSlack, ChannelEmail, ChannelSMS:
-			out[i].Subject, out[i].Body = mark(out[i].Subject), mark(out[i].Body)
+		d := &out[i]
+		switch d.Channel {
+		case ChannelSlack, ChannelEmail:
+			d.Subject, d.Body = mark(d.Subject), mark(d.Body)
+		case ChannelSMS:
+			if d.Subject != "" {
+				d.Subject = mark(d.Subject)
+			} else {
+				d.Body = mark(d.Body)
+			}
 		}
 	}
 	return out

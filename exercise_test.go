@@ -269,6 +269,7 @@ func TestMarkDrill(t *testing.T) {
 	ds := []Delivery{
 		{Channel: ChannelEmail, Subject: "[Kredete] API errors (Investigating)", Body: "We are looking."},
 		{Channel: ChannelSMS, Subject: "[Kredete] API errors (Investigating)", Body: "We are looking."},
+		{Channel: ChannelSMS, Kind: KindReminder, Body: "Public update due in 5 min."},
 		{Channel: ChannelSlack, Kind: KindReply, Body: "Public update: fixed"},
 		{Channel: ChannelSlack, Kind: KindEdit},
 		{Channel: ChannelPagerDuty, Kind: KindPageTrigger, Body: `{"summary":"x"}`},
@@ -277,7 +278,9 @@ func TestMarkDrill(t *testing.T) {
 	got := MarkDrill(ds)
 	want := []Delivery{
 		{Channel: ChannelEmail, Subject: "[DRILL] [Kredete] API errors (Investigating)", Body: "[DRILL] We are looking."},
-		{Channel: ChannelSMS, Subject: "[DRILL] [Kredete] API errors (Investigating)", Body: "[DRILL] We are looking."},
+		// An SMS reads "subject: text": marked once, at its start.
+		{Channel: ChannelSMS, Subject: "[DRILL] [Kredete] API errors (Investigating)", Body: "We are looking."},
+		{Channel: ChannelSMS, Kind: KindReminder, Body: "[DRILL] Public update due in 5 min."},
 		{Channel: ChannelSlack, Kind: KindReply, Body: "[DRILL] Public update: fixed"},
 		{Channel: ChannelSlack, Kind: KindEdit},
 		{Channel: ChannelPagerDuty, Kind: KindPageTrigger, Body: `{"summary":"x"}`},

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -245,4 +246,11 @@ func decisionWord(a herald.Action) string {
 		return "Refused"
 	}
 	return "Approved"
+}
+
+// reportUpdates lists the public updates oldest first.
+func reportUpdates(r herald.Report) []herald.Update {
+	ups := append([]herald.Update(nil), r.Incident.Updates...)
+	slices.SortStableFunc(ups, func(a, b herald.Update) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return ups
 }

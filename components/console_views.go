@@ -612,6 +612,8 @@ func kindLabel(kind string) string {
 		return "Data loss"
 	case "reopen":
 		return "Reopened"
+	case "exercise":
+		return "DR exercise"
 	}
 	return strings.ReplaceAll(kind, "_", " ")
 }

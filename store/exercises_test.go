@@ -402,7 +402,12 @@ func testDrillMessagesAreMarked(t *testing.T, dialect string) {
 		if d.Kind == herald.KindEdit {
 			continue // the parent is rendered from the incident (comms/slack marks it)
 		}
-		if !strings.HasPrefix(d.Body, "[DRILL] ") {
+		if d.Channel == herald.ChannelSMS {
+			// Texted as "subject: text", marked once at its start.
+			if text := d.Subject + ": " + d.Body; !strings.HasPrefix(text, "[DRILL] ") || strings.Count(text, "[DRILL]") != 1 {
+				t.Errorf("drill SMS %q; want [DRILL] once, first", text)
+			}
+		} else if !strings.HasPrefix(d.Body, "[DRILL] ") {
 			t.Errorf("drill %s %s body %q lacks [DRILL]", d.Channel, d.Kind, d.Body)
 		}
 		if d.Channel != herald.ChannelSlack && !strings.HasPrefix(d.Subject, "[DRILL] [Kredete] DR exercise: Full DR Exercise") {
