@@ -254,3 +254,33 @@ func reportUpdates(r herald.Report) []herald.Update {
 	slices.SortStableFunc(ups, func(a, b herald.Update) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return ups
 }
+
+// historyRTO is a resolved incident's recovery time against the target,
+// in words (never by colour alone).
+func historyRTO(in herald.Incident, o herald.Objectives, now time.Time) string {
+	d, state := in.RTO(now)
+	s := herald.HumanDuration(d)
+	if state == herald.RTOResolved {
+		s += " (to resolution)"
+	}
+	if d > o.RTO {
+		return s + ": over target"
+	}
+	return s + ": met"
+}
+
+func historyRTOMissed(in herald.Incident, o herald.Objectives, now time.Time) bool {
+	d, _ := in.RTO(now)
+	return d > o.RTO
+}
+
+func historyRPO(in herald.Incident, o herald.Objectives) string {
+	if in.DataLoss == nil {
+		return "not recorded"
+	}
+	s := herald.HumanDuration(*in.DataLoss)
+	if *in.DataLoss >= o.RPO {
+		return s + ": over target"
+	}
+	return s + ": met"
+}

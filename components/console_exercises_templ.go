@@ -294,7 +294,7 @@ func Exercises(v ExercisesView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<div class=\"table-wrap\"><table class=\"table\" data-testid=\"exercise-log\"><thead><tr><th scope=\"col\">Date</th><th scope=\"col\">Exercise</th><th scope=\"col\">Run</th><th scope=\"col\">RTO achieved</th><th scope=\"col\">RPO achieved</th><th scope=\"col\">Result</th><th scope=\"col\">Recorded by</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<div class=\"table-wrap\"><table class=\"table exercise-log\" data-testid=\"exercise-log\"><thead><tr><th scope=\"col\">Date</th><th scope=\"col\">Exercise</th><th scope=\"col\">Run</th><th scope=\"col\">RTO achieved</th><th scope=\"col\">RPO achieved</th><th scope=\"col\">Result</th><th scope=\"col\">Recorded by</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -57,6 +57,9 @@ type IncidentListView struct {
 	// Exercises are the DR exercises overdue or never run: a warning
 	// line each.
 	Exercises []herald.ExerciseRow
+	// Objectives are the plan's RTO and RPO, against which the resolved
+	// incidents' recovery is shown.
+	Objectives herald.Objectives
 }
 
 // DeclareForm holds what was typed into the declare form.

@@ -94,6 +94,10 @@ func testConsoleAccessibility(t *testing.T, browser context.Context, u consoleUs
 				t.Errorf("the title field is not tied to its error: aria-describedby aria-invalid = %q", d)
 			}
 
+			// The DR exercises: the schedule (overdue in words and red), the
+			// log, the record and run-as-drill forms.
+			look("exercises", http.StatusOK, navigate("/console/exercises"))
+
 			status := navigate("/console/incidents/" + demo.ID)
 			waitLiveRefresh(t, ctx, "/console/incidents/"+demo.ID)
 			look("incident", http.StatusOK, status)

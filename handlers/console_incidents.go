@@ -46,7 +46,8 @@ func (s *Server) incidentList(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	byID := componentsByID(comps)
-	v := components.IncidentListView{Console: s.consoleFrame(r, "Incidents", "incidents"), Query: q, Now: now}
+	v := components.IncidentListView{Console: s.consoleFrame(r, "Incidents", "incidents"), Query: q, Now: now,
+		Objectives: s.plan.Objectives}
 	for _, in := range open {
 		if in.Kind != herald.KindIncident {
 			continue

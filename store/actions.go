@@ -450,3 +450,9 @@ func (s *Store) UseNonce(ctx context.Context, nonce, actionID string) (bool, err
 	})
 	return fresh, err
 }
+
+// PendingActions lists the actions waiting on a person: for an approval,
+// or approved and waiting for their executor.
+func (s *Store) PendingActions(ctx context.Context) ([]herald.Action, error) {
+	return s.queryActions(ctx, s.db, `state IN ('awaiting_approval', 'approved')`)
+}

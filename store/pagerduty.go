@@ -147,8 +147,12 @@ func (s *Store) applyPagerDuty(ctx context.Context, tx *sql.Tx, ev herald.PagerD
 	if linked == "" {
 		return "", "ignored: not linked to a Herald incident", nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q(updatePDLinkStatus), ev.IncidentID, pdStatus(ev)); err != nil {
-		return "", "", fmt.Errorf("store: pagerduty link status: %w", err)
+	// An event that does not carry the status (a note names its incident
+	// by reference only) leaves the last known one.
+	if st := pdStatus(ev); st != "" {
+		if _, err := tx.ExecContext(ctx, s.q(updatePDLinkStatus), ev.IncidentID, st); err != nil {
+			return "", "", fmt.Errorf("store: pagerduty link status: %w", err)
+		}
 	}
 	if line == "" {
 		return linked, "ignored: " + ev.Type + " is not recorded", nil

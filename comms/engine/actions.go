@@ -71,3 +71,77 @@ func (e *Engine) lateText(a herald.Action, st herald.ActionStep, now time.Time) 
 	}
 	return b.String()
 }
+
+// pendingWatch is what the engine needs to tell people an action waits on
+// them; the store offers it.
+type pendingWatch interface {
+	PendingActions(ctx context.Context) ([]herald.Action, error)
+	Users(ctx context.Context) ([]herald.User, error)
+}
+
+// notifyPending tells, once per action and step of its approval, the
+// people it waits on: every holder of the approver role when it awaits
+// approval (not the requester), every holder of the executor role once it
+// is approved. They hear by Slack direct message and email, with a link to
+// the incident; the approval itself is given in the console.
+func (e *Engine) notifyPending(ctx context.Context) error {
+	w, ok := e.o.Store.(pendingWatch)
+	if !ok {
+		return nil
+	}
+	actions, err := w.PendingActions(ctx)
+	if err != nil || len(actions) == 0 {
+		return err
+	}
+	users, err := w.Users(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range actions {
+		p, ok := e.o.Plan.Procedure(a.Kind, a.Key)
+		if !ok {
+			continue
+		}
+		role, what, stage := p.ApproverRole, "needs your approval", "approval"
+		if a.State == herald.ActionApproved {
+			role, what, stage = p.ExecutorRole, "is approved and waits for you to start it", "execute"
+		}
+		if role == "" {
+			continue
+		}
+		var ds []herald.Delivery
+		text := fmt.Sprintf("%s %s. Requested by %s", a.Name, what, a.RequestedBy)
+		if a.Reason != "" {
+			text += ": " + a.Reason
+		}
+		text += "."
+		if e.o.ConsoleURL != "" {
+			text += fmt.Sprintf(" %s/console/incidents/%s#actions", strings.TrimRight(e.o.ConsoleURL, "/"), a.IncidentID)
+		}
+		for _, u := range users {
+			if u.Disabled || u.Role != role || (stage == "approval" && u.ID == a.RequestedBy.ID) {
+				continue
+			}
+			for _, ch := range []herald.Channel{herald.ChannelSlack, herald.ChannelEmail} {
+				if _, ok := e.o.Channels[ch]; !ok || u.Email == "" {
+					continue
+				}
+				ds = append(ds, herald.Delivery{Channel: ch, Kind: herald.KindReminder, Recipient: u.Email,
+					Subject: "Failover action: " + a.Name + " " + what, Body: text,
+					Key: fmt.Sprintf("%s/action/%s/%s/%s/%s", a.IncidentID, a.ID, stage, ch, u.Email)})
+			}
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		done, err := e.o.Store.QueueOnce(ctx, a.IncidentID+"/action/"+a.ID+"/"+stage, a.IncidentID, ds)
+		if err != nil {
+			return err
+		}
+		if done {
+			e.log.Info("failover action waits on people; told", "incident_id", a.IncidentID, "action_id", a.ID,
+				"stage", stage, "recipients", len(ds))
+		}
+	}
+	return nil
+}

@@ -150,6 +150,9 @@ func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	if err := e.notifyPending(ctx); err != nil {
+		return time.Time{}, err
+	}
 	if !lateNext.IsZero() && (next.IsZero() || lateNext.Before(next)) {
 		next = lateNext
 	}
