@@ -173,7 +173,7 @@ func (s *Store) applyPagerDuty(ctx context.Context, tx *sql.Tx, ev herald.PagerD
 				}
 				return s.storeUpdate(ctx, tx, in, &up, PagerDutyActor, now)
 			}
-			at := ev.OccurredAt.UTC()
+			at := ev.OccurredAt.UTC().Truncate(time.Microsecond) // as every stored time, on both databases
 			in.PagerDutyResolvedAt = &at
 			return s.timeline(ctx, tx, in.ID, "pagerduty", PagerDutyActor,
 				line+". The commander decides when Herald's incident is resolved: resolve it in the console once service is restored", now)
