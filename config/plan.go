@@ -278,10 +278,10 @@ type file struct {
 	} `yaml:"templates"`
 	Failover struct {
 		Regions []struct {
-			Key       string  `yaml:"key"`
-			Name      string  `yaml:"name"`
-			From      string  `yaml:"from"`
-			To        string  `yaml:"to"`
+			Key           string  `yaml:"key"`
+			Name          string  `yaml:"name"`
+			From          string  `yaml:"from"`
+			To            string  `yaml:"to"`
 			Automatic     bool    `yaml:"automatic"`
 			ApproverRole  string  `yaml:"approver_role"`
 			ExecutorRole  string  `yaml:"executor_role"`

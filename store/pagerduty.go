@@ -35,6 +35,12 @@ const (
 	setTriage           = `UPDATE incidents SET triage = $2 WHERE id = $1`
 )
 
+// EnablePaging makes incidents at the plan's pagerduty.trigger_at page
+// PagerDuty (and resolve the page): only when a PagerDuty channel exists to
+// send them, so a Herald without a routing key does not queue pages that
+// can only fail.
+func (s *Store) EnablePaging(on bool) { s.paging = on }
+
 // PagerDutyActor is the name PagerDuty's events are recorded under.
 const PagerDutyActor = "PagerDuty"
 
@@ -386,7 +392,7 @@ func (s *Store) templateBody(in herald.Incident, st herald.Status, comps map[str
 // resolves the page when the incident resolves. Incidents that came from
 // PagerDuty are not paged back. prev is nil for a declaration.
 func (s *Store) pagerDutyOut(ctx context.Context, tx *sql.Tx, prev *herald.Incident, in herald.Incident, now time.Time) error {
-	if s.plan == nil || s.plan.PagerDuty.TriggerAt == "" {
+	if s.plan == nil || !s.paging || s.plan.PagerDuty.TriggerAt == "" {
 		return nil
 	}
 	pol := s.plan.PagerDuty

@@ -43,6 +43,7 @@ type Store struct {
 	stopSessions func()
 
 	plan    *herald.Plan // set by EnableDeliveries: writes fan out to the plan's channels
+	paging  bool         // set by EnablePaging: incidents page PagerDuty as the plan says
 	riverMu sync.Mutex
 	river   *river.Client[*sql.Tx]
 }

@@ -102,13 +102,6 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := chans[herald.ChannelPagerDuty]; !ok && plan.PagerDuty.TriggerAt != "" {
-		// The plan asks to page, but there is nothing to page with: say so
-		// once here rather than fail a delivery on every incident.
-		log.Warn("PagerDuty paging is off: the plan sets pagerduty.trigger_at but HERALD_PAGERDUTY_ROUTING_KEY is not set")
-		plan.PagerDuty.TriggerAt = ""
-	}
-	st.EnableDeliveries(plan)
 	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{})}
 	eng := engine.New(engine.Options{Plan: plan, Store: st, Channels: chans, Logger: log.With("component", "engine"),
 		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes})

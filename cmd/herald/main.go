@@ -203,6 +203,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Every replica writes the deliveries its writes cause, engine or
+	// not: the replicas that run the engine send them.
+	st.EnableDeliveries(plan)
+	paging := cfg.PagerDutyRoutingKey.Reveal() != ""
+	st.EnablePaging(paging)
+	if !paging && plan.PagerDuty.TriggerAt != "" {
+		// The plan asks to page, but there is nothing to page with: say so
+		// once here rather than fail a delivery on every incident.
+		log.Warn("PagerDuty paging is off: the plan sets pagerduty.trigger_at but HERALD_PAGERDUTY_ROUTING_KEY is not set")
+	}
 	var eng *runningEngine
 	if cfg.Engine {
 		if eng, err = startEngine(bg, cfg, plan, st, loc, log); err != nil {

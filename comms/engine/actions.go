@@ -47,6 +47,9 @@ func (e *Engine) lateSteps(ctx context.Context, now time.Time) (time.Time, error
 				e.log.Warn("failover step late", "incident_id", a.IncidentID, "action_id", a.ID, "step", st.Position,
 					"late_ms", now.Sub(due).Milliseconds())
 			}
+			// Reported now (here or by another replica): the next wake is
+			// the next unreported step's window end, not this one's.
+			a.Steps[st.Position-1].LateReported = true
 		}
 		// Look again when the next step's window ends; a step already
 		// late and reported needs no further wake.
