@@ -91,6 +91,9 @@ type automationCall struct {
 	Precheck    string                   `json:"precondition,omitempty"`
 	Steps       []map[string]interface{} `json:"steps"`
 	RequestedAt time.Time                `json:"requested_at"`
+	// Drill: the action runs for a DR exercise, not a real incident; the
+	// automation decides what that means for it.
+	Drill bool `json:"drill"`
 }
 
 // queueAutomation queues the signed call to the action's automation
@@ -101,6 +104,9 @@ func (s *Store) queueAutomation(ctx context.Context, tx *sql.Tx, a *herald.Actio
 	}
 	call := automationCall{Action: a.ID, Incident: a.IncidentID, Procedure: string(a.Kind) + ":" + a.Key, Name: a.Name,
 		ApprovedBy: a.DecidedBy.Name, Precheck: a.Precondition, RequestedAt: a.RequestedAt}
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT drill FROM incidents WHERE id = $1`), a.IncidentID).Scan(&call.Drill); err != nil {
+		return fmt.Errorf("store: automation call: %w", err)
+	}
 	for _, st := range a.Steps {
 		call.Steps = append(call.Steps, map[string]interface{}{"position": st.Position, "name": st.Name,
 			"window_end_seconds": int64(st.WindowEnd / time.Second)})
