@@ -284,3 +284,20 @@ func historyRPO(in herald.Incident, o herald.Objectives) string {
 	}
 	return s + ": met"
 }
+
+// deliveryRecipient is where a delivery goes, as the log shows it: an
+// automation endpoint by its host only, since its path or query may carry
+// a token.
+func deliveryRecipient(d herald.Delivery) string {
+	if d.Channel == herald.ChannelAutomation {
+		if i := strings.Index(d.Recipient, "://"); i >= 0 {
+			rest := d.Recipient[i+3:]
+			if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+				rest = rest[:j]
+			}
+			return rest
+		}
+		return "automation endpoint"
+	}
+	return d.Recipient
+}

@@ -211,6 +211,10 @@ func channelLabel(c herald.Channel) string {
 		return "Email"
 	case herald.ChannelSMS:
 		return "SMS"
+	case herald.ChannelPagerDuty:
+		return "PagerDuty"
+	case herald.ChannelAutomation:
+		return "Automation"
 	}
 	return string(c)
 }
@@ -219,9 +223,13 @@ func channelLabel(c herald.Channel) string {
 func deliveryWhat(d herald.Delivery) string {
 	what := map[herald.DeliveryKind]string{herald.KindThread: "Thread started", herald.KindEdit: "Thread summary edited",
 		herald.KindReply: "Thread reply", herald.KindMessage: "Update", herald.KindHolding: "Automatic holding update",
-		herald.KindReminder: "Reminder", herald.KindFailure: "Failure report"}[d.Kind]
+		herald.KindReminder: "Reminder", herald.KindFailure: "Failure report", herald.KindPageTrigger: "PagerDuty page",
+		herald.KindPageResolve: "PagerDuty resolve", herald.KindAutomation: "Automation call"}[d.Kind]
 	if what == "" {
 		what = string(d.Kind)
+	}
+	if d.Kind == herald.KindAutomation || d.Kind == herald.KindPageTrigger {
+		return what + ": " + d.Subject // the body is JSON or the public text
 	}
 	if d.Body != "" && d.Kind != herald.KindMessage && d.Kind != herald.KindHolding {
 		b := []rune(d.Body)

@@ -938,12 +938,13 @@ func testAutomationQueued(t *testing.T, dialect string) {
 			Name       string           `json:"name"`
 			ApprovedBy string           `json:"approved_by"`
 			Steps      []map[string]any `json:"steps"`
+			Drill      *bool            `json:"drill"`
 		}
 		if err := json.Unmarshal([]byte(d.Body), &body); err != nil {
 			t.Fatal(err)
 		}
 		if body.Action != a.ID || body.Incident != w.in.ID || body.Procedure != procedure || body.Name != a.Name ||
-			body.ApprovedBy != approvedBy || len(body.Steps) != steps {
+			body.ApprovedBy != approvedBy || len(body.Steps) != steps || body.Drill == nil || *body.Drill {
 			t.Errorf("automation call body %s", d.Body)
 		}
 	}

@@ -93,6 +93,7 @@ func newPDWorld(t *testing.T, dialect string, edit func(*herald.Plan)) *pdWorld 
 		edit(&plan)
 	}
 	s.EnableDeliveries(plan)
+	s.EnablePaging(true) // as when a routing key is configured
 	if err := s.SyncComponents(ctx, plan.Groups, plan.Components); err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +413,6 @@ func hasAudit(entries []herald.AuditEntry, action, actor string) bool {
 	}
 	return false
 }
-
 
 // testPDSecondTriggerJoins: another alert on the same service while the
 // incident is open joins it: one incident, two links, one action.
@@ -748,6 +748,7 @@ func testPDPagesOut(t *testing.T, dialect string) {
 		name    string
 		declare func(t *testing.T) string
 		then    []func(t *testing.T, id string)
+		off     bool // paging not enabled: no routing key
 		want    []string
 	}{
 		{name: "declared major", declare: declare(herald.ImpactMajor, false), want: []string{trigger(1)}},
@@ -767,12 +768,19 @@ func testPDPagesOut(t *testing.T, dialect string) {
 			then: []func(*testing.T, string){update(herald.Resolved, "")}, want: []string{}},
 		{name: "major resolved and reopened", declare: declare(herald.ImpactMajor, false),
 			then: []func(*testing.T, string){update(herald.Resolved, ""), reopen}, want: []string{trigger(1), resolve(1), trigger(2)}},
+		{name: "paging off: major raised to critical and resolved", declare: declare(herald.ImpactMajor, false), off: true,
+			then: []func(*testing.T, string){update(herald.Identified, herald.ImpactCritical), update(herald.Resolved, "")},
+			want: []string{}},
 		{name: "from PagerDuty, raised to major and resolved", declare: fromPagerDuty,
 			then: []func(*testing.T, string){update(herald.Identified, herald.ImpactMajor), update(herald.Resolved, "")},
 			want: []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.off {
+				w.s.EnablePaging(false)
+				defer w.s.EnablePaging(true)
+			}
 			w.clk.Advance(time.Minute)
 			id := tt.declare(t)
 			for _, then := range tt.then {

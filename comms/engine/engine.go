@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/kredete/herald"
@@ -349,8 +350,8 @@ func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery
 	// The report is queued (once, by key) before the delivery is marked
 	// failed: a process that stops in between retries the job and queues
 	// nothing twice, where the other order would lose the report.
-	text := fmt.Sprintf("Herald could not deliver a %s message to %s (%s): %v. Check the delivery log in the console.",
-		d.Channel, d.Recipient, d.Audience, cause)
+	text := fmt.Sprintf("Herald could not deliver %s to %s%s: %v. Check the delivery log in the console.",
+		failedWhat(d), recipientShown(d), audienceShown(d), cause)
 	ds, err := e.toPeople(ctx, d.IncidentID, []herald.IncidentRole{herald.SeatCommander}, nil,
 		otherChannels(d.Channel), herald.KindFailure, "Delivery failed", text, "failure/"+d.ID)
 	if err != nil {
@@ -420,4 +421,35 @@ func (e *Engine) toPeople(ctx context.Context, incidentID string, seats []herald
 		}
 	}
 	return ds, nil
+}
+
+// failedWhat names what was not delivered, for the report to the commander.
+func failedWhat(d herald.Delivery) string {
+	switch d.Channel {
+	case herald.ChannelAutomation:
+		return "the call to a failover action's automation"
+	case herald.ChannelPagerDuty:
+		return "a PagerDuty event"
+	}
+	return "a " + string(d.Channel) + " message"
+}
+
+// recipientShown is where it was going, without what may be secret: an
+// automation URL's path and query can carry a token, so only its host is
+// shown.
+func recipientShown(d herald.Delivery) string {
+	if d.Channel == herald.ChannelAutomation {
+		if u, err := url.Parse(d.Recipient); err == nil && u.Host != "" {
+			return u.Host
+		}
+		return "its endpoint"
+	}
+	return d.Recipient
+}
+
+func audienceShown(d herald.Delivery) string {
+	if d.Audience == "" {
+		return ""
+	}
+	return " (" + d.Audience + ")"
 }
