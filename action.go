@@ -362,8 +362,10 @@ func (a *Action) Decide(p Procedure, approve bool, by User, note string, now tim
 	a.State = ActionRefused
 	if approve {
 		a.State = ActionApproved
-		if a.AutomationURL != "" {
+		if a.AutomationURL != "" && p.ExecutorRole == "" && p.MaxReplicationLag == 0 {
 			// The automation executes what was approved: it starts now.
+			// A procedure with an executor or a precondition waits for its
+			// executor, whose start then calls the automation.
 			a.start(Actor{Name: "automation"}, now)
 		}
 	}
@@ -386,7 +388,7 @@ func (p Procedure) CanExecute(u User) bool {
 // has one (nil when it has none).
 func (a *Action) Execute(p Procedure, by User, lag *time.Duration, now time.Time) error {
 	if !p.CanExecute(by) {
-		return fmt.Errorf("%w: only the %s role executes %s", ErrForbidden, executorLabel(p), a.Name)
+		return fmt.Errorf("%w: only the %s role executes %s", ErrForbidden, p.ExecutorLabel(), a.Name)
 	}
 	if a.State != ActionApproved {
 		if a.State == ActionAwaitingApproval {
@@ -412,7 +414,8 @@ func (a *Action) Execute(p Procedure, by User, lag *time.Duration, now time.Time
 	return nil
 }
 
-func executorLabel(p Procedure) string {
+// ExecutorLabel names who starts the procedure and moves its steps.
+func (p Procedure) ExecutorLabel() string {
 	if p.ExecutorRole != "" {
 		return p.ExecutorRole.Label()
 	}
@@ -459,7 +462,7 @@ func (a *Action) SetStep(p Procedure, c StepChange, by *User, now time.Time) (Ac
 	actor := "automation"
 	if by != nil {
 		if !p.CanExecute(*by) {
-			return ActionStep{}, fmt.Errorf("%w: only the %s role runs the steps of %s", ErrForbidden, executorLabel(p), a.Name)
+			return ActionStep{}, fmt.Errorf("%w: only the %s role runs the steps of %s", ErrForbidden, p.ExecutorLabel(), a.Name)
 		}
 		actor = by.Name
 	}
@@ -538,7 +541,7 @@ func (a *Action) SetStep(p Procedure, c StepChange, by *User, now time.Time) (Ac
 // Fail marks a running action failed: it will not be completed.
 func (a *Action) Fail(p Procedure, by User, reason string, now time.Time) error {
 	if !p.CanExecute(by) && !by.Role.Can(PermManageIncidents) {
-		return fmt.Errorf("%w: only the %s role or a commander marks %s failed", ErrForbidden, executorLabel(p), a.Name)
+		return fmt.Errorf("%w: only the %s role or a commander marks %s failed", ErrForbidden, p.ExecutorLabel(), a.Name)
 	}
 	if a.State != ActionRunning {
 		return fmt.Errorf("%w: the action is %s, not running", ErrInvalidTransition, strings.ToLower(a.State.Label()))

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -58,20 +59,47 @@ func VerifyAutomation(secrets []string, signature, timestamp string, body []byte
 	if d := now.Sub(time.Unix(sec, 0)); d > AutomationReplayWindow || d < -AutomationReplayWindow {
 		return "", errors.Join(ErrBadSignature, errors.New("the timestamp is outside the replay window"))
 	}
-	for _, part := range strings.Split(signature, ",") {
+	// The expected MACs are computed once per secret, and only a few
+	// well-formed signatures are looked at: a header of thousands of parts
+	// costs nothing more than one.
+	want := make([][]byte, 0, len(secrets))
+	for _, sec := range secrets {
+		if sec != "" {
+			want = append(want, automationMAC(sec, strings.TrimSpace(timestamp), body))
+		}
+	}
+	parts := strings.SplitN(signature, ",", maxSignatures+1)
+	for _, part := range parts[:min(len(parts), maxSignatures)] {
 		v, ok := strings.CutPrefix(strings.TrimSpace(part), "v1=")
-		if !ok {
+		if !ok || len(v) != 2*sha256.Size {
 			continue
 		}
 		got, err := hex.DecodeString(v)
 		if err != nil {
 			continue
 		}
-		for _, s := range secrets {
-			if s != "" && hmac.Equal(got, automationMAC(s, strings.TrimSpace(timestamp), body)) {
-				return "v1=" + v, nil
+		for _, w := range want {
+			if hmac.Equal(got, w) {
+				// The nonce is the canonical form: the same signature in
+				// upper case is the same report, not a new one.
+				return "v1=" + hex.EncodeToString(got), nil
 			}
 		}
 	}
 	return "", errors.Join(ErrBadSignature, errors.New("no signature matches"))
+}
+
+// maxSignatures bounds the v1= signatures a header may carry (a rotation
+// needs two).
+const maxSignatures = 4
+
+// EndpointHost names an endpoint by its host alone: an automation URL's
+// user information, path or query may carry a token, so errors, logs and
+// pages show only where it goes.
+func EndpointHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the endpoint"
+	}
+	return u.Host
 }

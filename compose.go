@@ -147,3 +147,15 @@ func Fill(body, title, components, nextUpdate string) string {
 	}
 	return strings.NewReplacer("{components}", components, "{title}", title, "{next_update}", nextUpdate).Replace(body)
 }
+
+// DeclareAudiences are told an incident's first message: the public page
+// and every real-time audience.
+func (p Plan) DeclareAudiences() []string {
+	var out []string
+	for _, a := range p.Audiences {
+		if a.Cadence.Kind == RealTime || slices.Contains(a.Channels, ChannelStatusPage) {
+			out = append(out, a.Key)
+		}
+	}
+	return out
+}

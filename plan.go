@@ -314,6 +314,9 @@ func (p Plan) Validate() error {
 // checkGate validates who approves and executes a procedure and where its
 // automation lives.
 func checkGate(errs *ValidationErrors, f, approver, executor, automation string) {
+	if approver != "" && executor == "" && automation == "" {
+		errs.Add(f+".executor_role", "a procedure that needs approval needs who starts it once approved (dba), or an automation_url")
+	}
 	if approver != "" {
 		if r, err := ParseRole(approver); err != nil {
 			errs.Add(f+".approver_role", err.(*ValidationError).Problem)

@@ -290,14 +290,7 @@ func historyRPO(in herald.Incident, o herald.Objectives) string {
 // a token.
 func deliveryRecipient(d herald.Delivery) string {
 	if d.Channel == herald.ChannelAutomation {
-		if i := strings.Index(d.Recipient, "://"); i >= 0 {
-			rest := d.Recipient[i+3:]
-			if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-				rest = rest[:j]
-			}
-			return rest
-		}
-		return "automation endpoint"
+		return herald.EndpointHost(d.Recipient)
 	}
 	return d.Recipient
 }

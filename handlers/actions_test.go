@@ -178,18 +178,27 @@ func TestAutomationCallback(t *testing.T) {
 			if a, err = h.store.DecideAction(ctx, a.ID, 0, p, true, h.users[herald.RoleApprover], ""); err != nil {
 				t.Fatal(err)
 			}
-			if a.State != herald.ActionRunning {
-				t.Fatalf("an approved automated action is %s, want running", a.State)
-			}
-			ds, _ := h.store.Deliveries(ctx, in.ID, 100)
-			calls := 0
-			for _, d := range ds {
-				if d.Kind == herald.KindAutomation && strings.HasPrefix(d.Key, a.ID+"/") {
-					calls++
+			calls := func() int {
+				ds, _ := h.store.Deliveries(ctx, in.ID, 100)
+				n := 0
+				for _, d := range ds {
+					if d.Kind == herald.KindAutomation && strings.HasPrefix(d.Key, a.ID+"/") {
+						n++
+					}
 				}
+				return n
 			}
-			if calls != 1 {
-				t.Errorf("%d automation calls queued, want 1", calls)
+			// The database failover names its executor and a precondition:
+			// the approval alone does not let the automation run it.
+			if a.State != herald.ActionApproved || calls() != 0 {
+				t.Fatalf("approved: %s with %d calls, want approved and none until the DBA starts it", a.State, calls())
+			}
+			lag := 30 * time.Millisecond
+			if a, err = h.store.ExecuteAction(ctx, a.ID, 0, p, h.users[herald.RoleDBA], &lag); err != nil {
+				t.Fatal(err)
+			}
+			if a.State != herald.ActionRunning || calls() != 1 {
+				t.Errorf("started by the DBA: %s with %d automation calls, want running and 1", a.State, calls())
 			}
 
 			cb := h.srv.URL + "/api/automation/actions/" + a.ID
@@ -200,7 +209,7 @@ func TestAutomationCallback(t *testing.T) {
 				return r
 			}
 			now := h.clock.Now()
-			step1 := `{"step":{"position":1,"state":"done","note":"available"}}`
+			step1 := `{"action_id":"` + a.ID + `","step":{"position":1,"state":"done","note":"available"}}`
 			before := h.stored()
 			for name, req := range map[string]*http.Request{
 				"wrong secret": signed(step1, now, "not-the-automation-secret"),
@@ -211,7 +220,7 @@ func TestAutomationCallback(t *testing.T) {
 					t.Errorf("%s: %d %s, want 401", name, code, msg)
 				}
 			}
-			if code, msg := h.post(t, signed(`{"step":{"position":1,"state":"finished"}}`, now, autoSecret)); code != http.StatusBadRequest {
+			if code, msg := h.post(t, signed(`{"action_id":"`+a.ID+`","step":{"position":1,"state":"finished"}}`, now, autoSecret)); code != http.StatusBadRequest {
 				t.Errorf("unknown state: %d %s, want 400", code, msg)
 			}
 			h.wantNothingStored(before, "refused callbacks")
@@ -225,17 +234,47 @@ func TestAutomationCallback(t *testing.T) {
 			if got.Steps[0].State != herald.StepDone || got.Steps[0].Actor != "automation" {
 				t.Fatalf("step 1 after the report: %+v", got.Steps[0])
 			}
+			other, err := h.store.RequestAction(ctx, in.ID, p, herald.ActionRequest{Reason: "Second try"}, h.users[herald.RoleCommander])
+			if err != nil {
+				t.Fatal(err)
+			}
 			mid := h.stored()
 			if code, msg := h.post(t, replay); code != http.StatusUnauthorized || !strings.Contains(msg, "replay") {
 				t.Errorf("replayed report: %d %s, want 401 replay", code, msg)
 			}
-			h.wantNothingStored(mid, "a replayed callback")
+			// The same signature in upper case is the same report.
+			upper := signed(step1, now, autoSecret)
+			upper.Header.Set(herald.AutomationSignatureHeader, "v1="+strings.ToUpper(strings.TrimPrefix(upper.Header.Get(herald.AutomationSignatureHeader), "v1=")))
+			if code, msg := h.post(t, upper); code != http.StatusUnauthorized || !strings.Contains(msg, "replay") {
+				t.Errorf("replayed report, signature in upper case: %d %s, want 401 replay", code, msg)
+			}
+			// A report signed for this action cannot be pointed at another.
+			moved, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/api/automation/actions/"+other.ID, strings.NewReader(
+				`{"action_id":"`+a.ID+`","step":{"position":2,"state":"done"}}`))
+			moved.Header = signed(`{"action_id":"`+a.ID+`","step":{"position":2,"state":"done"}}`, now, autoSecret).Header
+			if code, msg := h.post(t, moved); code != http.StatusBadRequest || !strings.Contains(msg, "action_id") {
+				t.Errorf("a report moved to another action: %d %s, want 400", code, msg)
+			}
+			// An action still awaiting approval reports nothing.
+			waiting := signed(`{"action_id":"`+other.ID+`","step":{"position":1,"state":"done"}}`, now, autoSecret)
+			waiting.URL.Path = "/api/automation/actions/" + other.ID
+			if code, msg := h.post(t, waiting); code != http.StatusConflict {
+				t.Errorf("a report on an action awaiting approval: %d %s, want 409", code, msg)
+			}
+			// A report is applied whole or not at all: a bad restore time
+			// keeps its step from moving.
+			half := fmt.Sprintf(`{"action_id":%q,"step":{"position":2,"state":"done"},"restored_at":%q}`, a.ID,
+				now.Add(time.Hour).Format(time.RFC3339))
+			if code, msg := h.post(t, signed(half, now, autoSecret)); code != http.StatusUnprocessableEntity {
+				t.Errorf("a report with a future restore time: %d %s, want 422", code, msg)
+			}
+			h.wantNothingStored(mid, "replayed, moved, early and half-bad callbacks")
 			// Out of order: step 3 before step 2 is a conflict, not a change.
-			if code, _ := h.post(t, signed(`{"step":{"position":3,"state":"done"}}`, now, autoSecret)); code != http.StatusConflict {
+			if code, _ := h.post(t, signed(`{"action_id":"`+a.ID+`","step":{"position":3,"state":"done"}}`, now, autoSecret)); code != http.StatusConflict {
 				t.Errorf("step 3 before step 2: %d, want 409", code)
 			}
 			// Restore time and data loss reported by the automation.
-			body := fmt.Sprintf(`{"restored_at":%q,"data_loss_seconds":4}`, now.Format(time.RFC3339))
+			body := fmt.Sprintf(`{"action_id":%q,"restored_at":%q,"data_loss_seconds":4}`, a.ID, now.Format(time.RFC3339))
 			if code, msg := h.post(t, signed(body, now, autoSecret)); code != http.StatusOK {
 				t.Fatalf("report: %d %s", code, msg)
 			}

@@ -91,19 +91,12 @@ func (s *Server) decideAction(w http.ResponseWriter, r *http.Request) error {
 	_, err = s.console.DecideAction(r.Context(), a.ID, formVersion(r), p, approve, currentUser(r.Context()), r.PostFormValue("note"))
 	msg := "Refused."
 	if approve {
-		msg = "Approved: the " + executorWord(p) + " may start it."
+		msg = "Approved: the " + p.ExecutorLabel() + " may start it."
 		if a.AutomationURL != "" {
 			msg = "Approved: the automation is called now."
 		}
 	}
 	return s.afterAction(w, r, a.IncidentID, a.ID, err, msg)
-}
-
-func executorWord(p herald.Procedure) string {
-	if p.ExecutorRole != "" {
-		return p.ExecutorRole.Label()
-	}
-	return "commander"
 }
 
 func (s *Server) executeAction(w http.ResponseWriter, r *http.Request) error {
@@ -117,9 +110,9 @@ func (s *Server) executeAction(w http.ResponseWriter, r *http.Request) error {
 	var lag *time.Duration
 	if v := strings.TrimSpace(r.PostFormValue("replication_lag_ms")); v != "" {
 		ms, perr := strconv.Atoi(v)
-		if perr != nil {
+		if perr != nil || ms > 86_400_000 {
 			return s.afterAction(w, r, a.IncidentID, a.ID, &herald.ValidationError{Field: "replication_lag_ms",
-				Problem: "must be a whole number of milliseconds"}, "")
+				Problem: "must be a whole number of milliseconds, at most a day"}, "")
 		}
 		d := time.Duration(ms) * time.Millisecond
 		lag = &d

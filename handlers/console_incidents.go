@@ -201,15 +201,7 @@ func declareErrors(errs map[string]string, err error) bool {
 
 // declareAudiences are told the first message: the public page and every
 // real-time audience.
-func (s *Server) declareAudiences() []string {
-	var out []string
-	for _, a := range s.plan.Audiences {
-		if a.Cadence.Kind == herald.RealTime || slices.Contains(a.Channels, herald.ChannelStatusPage) {
-			out = append(out, a.Key)
-		}
-	}
-	return out
-}
+func (s *Server) declareAudiences() []string { return s.plan.DeclareAudiences() }
 
 // formErrors returns field messages for a validation error, else nil.
 func formErrors(err error) map[string]string {

@@ -57,8 +57,12 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// maxLossSeconds bounds a reported data loss (1000 days).
+const maxLossSeconds = 1000 * 24 * 3600
+
 // AutomationStore is what the automation callback API needs.
 type AutomationStore interface {
+	Incident(ctx context.Context, id string) (herald.Incident, error)
 	Action(ctx context.Context, id string) (herald.Action, error)
 	UseNonce(ctx context.Context, nonce, actionID string) (bool, error)
 	SetActionStep(ctx context.Context, id string, version int, p herald.Procedure, c herald.StepChange, by *herald.User) (herald.Action, error)
@@ -69,7 +73,10 @@ type AutomationStore interface {
 // automationReport is what an automation posts back: a step's progress,
 // and optionally the restore time and data loss it measured.
 type automationReport struct {
-	Step *struct {
+	// ActionID must name the action of the URL: it is signed with the
+	// body, so a captured report cannot be pointed at another action.
+	ActionID string `json:"action_id"`
+	Step     *struct {
 		Position int    `json:"position"`
 		State    string `json:"state"`
 		Note     string `json:"note"`
@@ -110,6 +117,10 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 		writeJSONError(w, http.StatusBadRequest, "the report is empty: send step, restored_at or data_loss_seconds", nil)
 		return nil
 	}
+	if rep.ActionID != r.PathValue("id") {
+		writeJSONError(w, http.StatusBadRequest, "action_id: must name the action of the URL", nil)
+		return nil
+	}
 	ctx := r.Context()
 	a, err := s.automation.Action(ctx, r.PathValue("id"))
 	if err != nil {
@@ -117,6 +128,10 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 	}
 	if a.AutomationURL == "" {
 		writeJSONError(w, http.StatusForbidden, "this action has no automation; its steps are moved in the console", nil)
+		return nil
+	}
+	if a.State != herald.ActionRunning && a.State != herald.ActionCompleted {
+		writeJSONError(w, http.StatusConflict, "the action is "+strings.ToLower(a.State.Label())+"; it reports nothing until it runs", nil)
 		return nil
 	}
 	p, ok := s.plan.Procedure(a.Kind, a.Key)
@@ -146,11 +161,12 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 			return nil
 		}
 	}
-	if rep.DataLossSeconds != nil && *rep.DataLossSeconds < 0 {
-		writeJSONError(w, http.StatusBadRequest, "data_loss_seconds: must not be negative", nil)
+	if rep.DataLossSeconds != nil && (*rep.DataLossSeconds < 0 || *rep.DataLossSeconds > maxLossSeconds) {
+		writeJSONError(w, http.StatusBadRequest, "data_loss_seconds: must be from 0 to 1000 days", nil)
 		return nil
 	}
-	// The signature is the nonce: the same signed report twice is a replay.
+	// The signature is the nonce: the same signed report twice is a replay,
+	// refused before the report is checked against the steps.
 	fresh, err := s.automation.UseNonce(ctx, sig, a.ID)
 	if err != nil {
 		return err
@@ -158,6 +174,26 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 	if !fresh {
 		writeJSONError(w, http.StatusUnauthorized, "this report was received before (replay refused)", nil)
 		return nil
+	}
+	// Check every part before storing any, so a report is applied whole
+	// or not at all.
+	now := s.now()
+	if rep.Step != nil {
+		trial := a
+		trial.Steps = append([]herald.ActionStep(nil), a.Steps...)
+		if _, err := trial.SetStep(p, change, nil, now); err != nil {
+			return err
+		}
+	}
+	if !restored.IsZero() {
+		in, err := s.automation.Incident(ctx, a.IncidentID)
+		if err != nil {
+			return err
+		}
+		if restored.After(now.Add(time.Minute)) || restored.Before(in.CreatedAt.Truncate(time.Minute)) {
+			writeJSONError(w, http.StatusUnprocessableEntity, "restored_at: must be between the declaration and now", nil)
+			return nil
+		}
 	}
 	source := "automation of " + a.Name
 	if rep.Step != nil {

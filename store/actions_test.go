@@ -889,7 +889,11 @@ func testAutomationQueued(t *testing.T, dialect string) {
 	w := newActionWorld(t, dialect, func(p *herald.Plan) {
 		for i := range p.Failover.Runbooks {
 			if p.Failover.Runbooks[i].Key == "database-failover" {
+				// Approval alone lets an automation run a procedure that
+				// names no executor and no precondition (with them, the
+				// executor's start calls it: handlers' TestAutomationCallback).
 				p.Failover.Runbooks[i].AutomationURL = automationURL
+				p.Failover.Runbooks[i].ExecutorRole, p.Failover.Runbooks[i].ReplicationLagMs = "", 0
 			}
 		}
 		for i := range p.Failover.Regions {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 const (
 	insertPDEvent = `INSERT INTO pagerduty_events (id, event_type, pd_incident_id, service_id, occurred_at, payload, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`
-	selectPDEvent = `SELECT payload, processed_at FROM pagerduty_events WHERE id = $1 FOR UPDATE`
+	selectPDEvent = `SELECT payload, processed_at, received_at FROM pagerduty_events WHERE id = $1 FOR UPDATE`
 	finishPDEvent = `UPDATE pagerduty_events SET processed_at = $2, incident_id = $3, outcome = $4 WHERE id = $1`
 	selectPDLink  = `SELECT incident_id FROM pagerduty_links WHERE pd_incident_id = $1`
 	insertPDLink  = `INSERT INTO pagerduty_links (incident_id, pd_incident_id, service_id, service_name, html_url, direction, status, created_at)
@@ -40,6 +39,10 @@ const (
 // send them, so a Herald without a routing key does not queue pages that
 // can only fail.
 func (s *Store) EnablePaging(on bool) { s.paging = on }
+
+// PagerDutyOrderWait is how long an event about a PagerDuty incident Herald
+// has not linked waits for its trigger before it is recorded as unlinked.
+const PagerDutyOrderWait = 2 * time.Minute
 
 // PagerDutyActor is the name PagerDuty's events are recorded under.
 const PagerDutyActor = "PagerDuty"
@@ -112,9 +115,17 @@ func (s *Store) ApplyPagerDutyEvent(ctx context.Context, eventID string) error {
 		return errors.New("store: pagerduty events need the plan (EnableDeliveries)")
 	}
 	return s.transact(ctx, true, func(tx *sql.Tx) error {
+		// Events are applied one at a time across replicas: two alerts on
+		// one service arriving together must not both miss the open
+		// incident and declare two. (SQLite's writers already take turns.)
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('herald_pagerduty_events'))`); err != nil {
+				return fmt.Errorf("store: pagerduty lock: %w", err)
+			}
+		}
 		var payload string
-		var processed sql.NullTime
-		if err := tx.QueryRowContext(ctx, s.q(selectPDEvent), eventID).Scan(&payload, &processed); err != nil {
+		var processed, received sql.NullTime
+		if err := tx.QueryRowContext(ctx, s.q(selectPDEvent), eventID).Scan(&payload, &processed, &received); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("store: pagerduty event %q: %w", eventID, herald.ErrNotFound)
 			}
@@ -130,6 +141,13 @@ func (s *Store) ApplyPagerDutyEvent(ctx context.Context, eventID string) error {
 		incidentID, outcome, err := s.applyPagerDuty(ctx, tx, ev)
 		if err != nil {
 			return err
+		}
+		if incidentID == "" && ev.Type != herald.PDTriggered && received.Valid && s.Now().Sub(received.Time) < PagerDutyOrderWait {
+			// PagerDuty does not promise order: an acknowledgement or a
+			// resolution may overtake its trigger. Wait for it a while
+			// (nothing is stored: the transaction rolls back) before
+			// recording the event as unlinked.
+			return &herald.RetryLater{After: 10 * time.Second, Err: fmt.Errorf("store: pagerduty event %s: its incident is not linked yet", eventID)}
 		}
 		if _, err := tx.ExecContext(ctx, s.q(finishPDEvent), eventID, s.Now(), nullString(incidentID), outcome); err != nil {
 			return fmt.Errorf("store: finish pagerduty event: %w", err)
@@ -315,7 +333,7 @@ func (s *Store) pagerDutyTrigger(ctx context.Context, tx *sql.Tx, ev herald.Page
 				return err
 			}
 		}
-		if err := s.recordCommunications(ctx, tx, in.ID, in.Updates[0].ID, declareAudiences(*s.plan), func(string) string { return body },
+		if err := s.recordCommunications(ctx, tx, in.ID, in.Updates[0].ID, s.plan.DeclareAudiences(), func(string) string { return body },
 			PagerDutyActor, now); err != nil {
 			return err
 		}
@@ -348,18 +366,6 @@ func orName(name, id string) string {
 		return name
 	}
 	return id
-}
-
-// declareAudiences are told an incident's first message: the public page
-// and every real-time audience.
-func declareAudiences(p herald.Plan) []string {
-	var out []string
-	for _, a := range p.Audiences {
-		if a.Cadence.Kind == herald.RealTime || slices.Contains(a.Channels, herald.ChannelStatusPage) {
-			out = append(out, a.Key)
-		}
-	}
-	return out
 }
 
 func templateText(p *herald.Plan, st herald.Status) string {
@@ -429,7 +435,7 @@ func (s *Store) pagerDutyOut(ctx context.Context, tx *sql.Tx, prev *herald.Incid
 		_, err = s.writeDeliveries(ctx, tx, in.ID, "", []herald.Delivery{d}, now)
 		return err
 	case prev != nil && prev.Open() && !in.Open():
-		triggers, err := s.countTriggers(ctx, tx, in.ID)
+		triggers, err := count(herald.KindPageTrigger)
 		if err != nil || triggers == 0 {
 			return err
 		}
@@ -443,14 +449,6 @@ func (s *Store) pagerDutyOut(ctx context.Context, tx *sql.Tx, prev *herald.Incid
 		return err
 	}
 	return nil
-}
-
-func (s *Store) countTriggers(ctx context.Context, tx *sql.Tx, incidentID string) (int, error) {
-	var n int
-	if err := tx.QueryRowContext(ctx, s.q(countPageDeliveries), incidentID, herald.KindPageTrigger).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: pagerduty deliveries: %w", err)
-	}
-	return n, nil
 }
 
 // PagerDutyEventOutcome reports whether an event was received and what its

@@ -618,6 +618,16 @@ func testPDUnknownIncident(t *testing.T, dialect string) {
 			if err != nil || !fresh {
 				t.Fatal(fresh, err)
 			}
+			// PagerDuty does not promise order: at first the event waits
+			// for its trigger (nothing stored), then it is recorded unlinked.
+			var later *herald.RetryLater
+			if err := w.s.ApplyPagerDutyEvent(t.Context(), id); !errors.As(err, &later) || later.After <= 0 {
+				t.Fatalf("an unlinked event at once: %v, want a wait for its trigger", err)
+			}
+			if r := w.outcome(t, id); r.Processed {
+				t.Fatalf("an event waiting for its trigger was recorded: %+v", r)
+			}
+			w.clk.Advance(store.PagerDutyOrderWait)
 			if err := w.s.ApplyPagerDutyEvent(t.Context(), id); err != nil {
 				t.Fatal(err)
 			}

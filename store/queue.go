@@ -161,7 +161,12 @@ type pagerDutyWorker struct {
 }
 
 func (w *pagerDutyWorker) Work(ctx context.Context, job *river.Job[pagerDutyArgs]) error {
-	return w.apply(ctx, job.Args.EventID)
+	err := w.apply(ctx, job.Args.EventID)
+	var later *herald.RetryLater
+	if errors.As(err, &later) && later.After > 0 {
+		return river.JobSnooze(later.After)
+	}
+	return err
 }
 
 // NextRetry is exponential backoff with jitter: about 1s, 2s, 4s ... capped

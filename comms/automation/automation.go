@@ -12,8 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -84,9 +84,11 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return comms.Receipt{}, &comms.TemporaryError{Err: fmt.Errorf("automation: %s: %w", host(d.Recipient), err)}
+		// net/http's error quotes the whole URL, token and all: keep only
+		// what went wrong. Every transport failure is worth a retry.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
 		return comms.Receipt{}, &comms.TemporaryError{Err: fmt.Errorf("automation: %s: %w", host(d.Recipient), err)}
 	}
@@ -115,15 +117,5 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-// host names the endpoint in errors without its path or query, which may
-// carry a token.
-func host(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		rest := raw[i+3:]
-		if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-			rest = rest[:j]
-		}
-		return rest
-	}
-	return "the endpoint"
-}
+// host names the endpoint in errors by its host alone.
+func host(raw string) string { return herald.EndpointHost(raw) }

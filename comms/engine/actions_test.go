@@ -369,7 +369,10 @@ func TestAutomationCall(t *testing.T) {
 				e := newEnv(t, dialect, envOptions{plan: func(p *herald.Plan) {
 					for i := range p.Failover.Runbooks {
 						if p.Failover.Runbooks[i].Key == "database-failover" {
+							// No executor and no precondition: the approval
+							// lets the automation run it.
 							p.Failover.Runbooks[i].AutomationURL = endpoint
+							p.Failover.Runbooks[i].ExecutorRole, p.Failover.Runbooks[i].ReplicationLagMs = "", 0
 						}
 					}
 					p.PagerDuty.TriggerAt = "" // this test is about the automation: no pages

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/kredete/herald"
@@ -439,10 +438,7 @@ func failedWhat(d herald.Delivery) string {
 // shown.
 func recipientShown(d herald.Delivery) string {
 	if d.Channel == herald.ChannelAutomation {
-		if u, err := url.Parse(d.Recipient); err == nil && u.Host != "" {
-			return u.Host
-		}
-		return "its endpoint"
+		return herald.EndpointHost(d.Recipient)
 	}
 	return d.Recipient
 }
