@@ -66,4 +66,3 @@ func BenchmarkPagerDutyWebhook(b *testing.B) {
 		})
 	}
 }
-
