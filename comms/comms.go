@@ -10,6 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kredete/herald"
@@ -92,4 +95,32 @@ type Reconciler interface {
 	// again later); another error that it cannot be asked at all (a missing
 	// permission), and the caller sends again rather than stay silent.
 	Delivered(ctx context.Context, m Message, since time.Time) (Receipt, bool, error)
+}
+
+// RetryAfter reads a vendor's Retry-After header: seconds or an HTTP date
+// (0 when absent, unreadable or past).
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Redacted is how a secret prints in a configuration: `""` when unset,
+// else [redacted].
+func Redacted(secret string) string {
+	if secret == "" {
+		return `""`
+	}
+	return "[redacted]"
 }

@@ -104,17 +104,10 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout ||
 		resp.StatusCode == http.StatusTooEarly || resp.StatusCode >= 500:
 		return comms.Receipt{}, &comms.TemporaryError{Err: fmt.Errorf("automation: %s answered %d: %s", host(d.Recipient),
-			resp.StatusCode, strings.TrimSpace(string(msg))), RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+			resp.StatusCode, strings.TrimSpace(string(msg))), RetryAfter: comms.RetryAfter(resp.Header.Get("Retry-After"), c.now())}
 	}
 	return comms.Receipt{}, fmt.Errorf("automation: %s refused the call (%d): %s", host(d.Recipient), resp.StatusCode,
 		strings.TrimSpace(string(msg)))
-}
-
-func retryAfter(v string) time.Duration {
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	return 0
 }
 
 // host names the endpoint in errors by its host alone.

@@ -213,7 +213,7 @@ func (c *Client) classify(ctx context.Context, action string, rt *transport, err
 	case rt.status == http.StatusTooManyRequests, rt.status == http.StatusRequestTimeout, rt.status >= 500:
 		return &comms.TemporaryError{
 			Err:        fmt.Errorf("pagerduty: %s: %w", action, apiErr),
-			RetryAfter: retryAfter(rt.header.Get("Retry-After"), c.now()),
+			RetryAfter: comms.RetryAfter(rt.header.Get("Retry-After"), c.now()),
 		}
 	}
 	return fmt.Errorf("pagerduty: %s: %w", action, apiErr)

@@ -24,6 +24,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/kredete/herald/comms"
 )
 
 // DefaultEventsURL is the Events API v2 enqueue endpoint.
@@ -65,7 +67,7 @@ type Config struct {
 // String describes the configuration with the routing key redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("pagerduty.Config{RoutingKey: %s, EventsURL: %q, ConsoleURL: %q, Source: %q}",
-		redacted(c.RoutingKey), c.EventsURL, c.ConsoleURL, c.Source)
+		comms.Redacted(c.RoutingKey), c.EventsURL, c.ConsoleURL, c.Source)
 }
 
 // GoString keeps %#v from printing the routing key.
@@ -74,18 +76,11 @@ func (c Config) GoString() string { return c.String() }
 // LogValue keeps slog from printing the routing key.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("routing_key", redacted(c.RoutingKey)),
+		slog.String("routing_key", comms.Redacted(c.RoutingKey)),
 		slog.String("events_url", c.EventsURL),
 		slog.String("console_url", c.ConsoleURL),
 		slog.String("source", c.Source),
 	)
-}
-
-func redacted(secret string) string {
-	if secret == "" {
-		return `""`
-	}
-	return "[redacted]"
 }
 
 // Client sends events to PagerDuty. It is safe for concurrent use.

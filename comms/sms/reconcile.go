@@ -138,7 +138,7 @@ func (c *Client) listError(ctx context.Context, rt *transport, err error) error 
 	if rt.status == http.StatusTooManyRequests || rt.status >= 500 {
 		return &comms.TemporaryError{
 			Err:        fmt.Errorf("sms: list messages: %w", apiErr),
-			RetryAfter: retryAfter(rt.header.Get("Retry-After"), c.now()),
+			RetryAfter: comms.RetryAfter(rt.header.Get("Retry-After"), c.now()),
 		}
 	}
 	return fmt.Errorf("sms: list messages: %w", apiErr)

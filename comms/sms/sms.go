@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +60,7 @@ type Config struct {
 // String describes the configuration with the auth token redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("sms.Config{AccountSID: %q, AuthToken: %s, From: %q, APIURL: %q, StatusCallbackURL: %q, Suffix: %q}",
-		c.AccountSID, redacted(c.AuthToken), c.From, c.APIURL, c.StatusCallbackURL, c.Suffix)
+		c.AccountSID, comms.Redacted(c.AuthToken), c.From, c.APIURL, c.StatusCallbackURL, c.Suffix)
 }
 
 // GoString keeps %#v from printing the auth token.
@@ -71,18 +70,11 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("account_sid", c.AccountSID),
-		slog.String("auth_token", redacted(c.AuthToken)),
+		slog.String("auth_token", comms.Redacted(c.AuthToken)),
 		slog.String("from", c.From),
 		slog.String("api_url", c.APIURL),
 		slog.String("status_callback_url", c.StatusCallbackURL),
 	)
-}
-
-func redacted(secret string) string {
-	if secret == "" {
-		return `""`
-	}
-	return "[redacted]"
 }
 
 // Client sends texts through Twilio. It is safe for concurrent use.
@@ -257,28 +249,10 @@ func (c *Client) sendError(ctx context.Context, rt *transport, err error) error 
 	if rt.status == http.StatusTooManyRequests || rt.status >= 500 {
 		return &comms.TemporaryError{
 			Err:        fmt.Errorf("sms: send: %w", apiErr),
-			RetryAfter: retryAfter(rt.header.Get("Retry-After"), c.now()),
+			RetryAfter: comms.RetryAfter(rt.header.Get("Retry-After"), c.now()),
 		}
 	}
 	return fmt.Errorf("sms: send: %w", apiErr)
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // ValidNumber reports whether to is an E.164 number: +, a country code and

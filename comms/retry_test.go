@@ -1,4 +1,4 @@
-package sms
+package comms
 
 import (
 	"net/http"
@@ -21,8 +21,8 @@ func TestRetryAfter(t *testing.T) {
 		{"soon", 0},
 	}
 	for _, tt := range tests {
-		if got := retryAfter(tt.header, now); got != tt.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tt.header, got, tt.want)
+		if got := RetryAfter(tt.header, now); got != tt.want {
+			t.Errorf("RetryAfter(%q) = %v, want %v", tt.header, got, tt.want)
 		}
 	}
 }
