@@ -47,6 +47,15 @@ type Deps struct {
 	// (several during a rotation); none: the callback API is off.
 	AutomationSecrets []string
 	Automation        AutomationStore
+	// Subscriptions keeps the status page's subscribers; nil: no
+	// subscription pages.
+	Subscriptions SubscriptionStore
+	// Mailer sends subscription mails; nil (no SMTP server): the subscribe
+	// page says subscriptions by email are unavailable.
+	Mailer Mailer
+	// PublicURL is HERALD_PUBLIC_URL, the base of links in subscription
+	// mails when the plan's page has no URL.
+	PublicURL string
 }
 
 // Server holds the handlers' dependencies.
@@ -57,6 +66,9 @@ type Server struct {
 	pdEvents          PagerDutyEvents
 	automationSecrets []string
 	automation        AutomationStore
+	subscriptions     SubscriptionStore
+	mailer            Mailer
+	publicURL         string
 	log               *slog.Logger
 	plan              herald.Plan
 	templates         []herald.Template
@@ -78,7 +90,8 @@ func newServer(d Deps) *Server {
 	s := &Server{log: d.Log, plan: d.Plan, templates: d.Templates, loc: d.Location, site: d.Site, consoleJS: d.ConsoleJS,
 		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now,
 		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus, pdWebhook: d.PagerDutyWebhook, pdEvents: d.PagerDutyEvents,
-		automationSecrets: d.AutomationSecrets, automation: d.Automation}
+		automationSecrets: d.AutomationSecrets, automation: d.Automation,
+		subscriptions: d.Subscriptions, mailer: d.Mailer, publicURL: d.PublicURL}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -102,6 +115,10 @@ func New(d Deps) http.Handler {
 	// Cross-site form posts are refused; same-origin and non-browser
 	// clients (curl, Statuspage clients) pass.
 	csrf := http.NewCrossOriginProtection()
+	// RFC 8058's one-click unsubscribe is posted by mail clients, some of
+	// them web pages on another site; the link's token is the credential,
+	// so a cross-site POST cannot forge it.
+	csrf.AddInsecureBypassPattern("POST /subscriptions/unsubscribe")
 	r.Use(csrf.Handler)
 
 	// Public: read only, from the snapshot.
@@ -129,6 +146,20 @@ func New(d Deps) http.Handler {
 	// Automation endpoints report their steps here, signed like Herald's
 	// calls to them.
 	r.Post("/api/automation/actions/{id}", s.jsonErrors(s.automationCallback))
+
+	// Subscriptions: the public side's only forms. Links carry the
+	// subscriber's token, the only credential; the one-click unsubscribe
+	// POST (RFC 8058) comes from mail clients without cookies or Origin,
+	// which CrossOriginProtection lets through.
+	if d.Subscriptions != nil {
+		r.Get("/subscribe", s.htmlErrors(s.subscribePage))
+		r.Post("/subscribe", s.htmlErrors(s.subscribe))
+		r.Get("/subscriptions/confirm", s.htmlErrors(s.confirmSubscription))
+		r.Get("/subscriptions/manage", s.htmlErrors(s.manageSubscription))
+		r.Post("/subscriptions/manage", s.htmlErrors(s.updateSubscription))
+		r.Get("/subscriptions/unsubscribe", s.htmlErrors(s.unsubscribePage))
+		r.Post("/subscriptions/unsubscribe", s.htmlErrors(s.unsubscribe))
+	}
 
 	// Admin JSON API: the write path until the console lands.
 	r.Route("/admin/api", func(r chi.Router) {
