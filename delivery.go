@@ -69,6 +69,8 @@ type Delivery struct {
 	ProviderStatus  string // Twilio's later status: delivered, undelivered...
 	LastError       string
 	ObligationKey   string     // reminders: the obligation they are about
+	SubscriberID    string     // a subscriber delivery: whom it tells
+	UpdateID        string     // a subscriber delivery: the public update it tells
 	DueAt           *time.Time // reminders: when that obligation was due
 	CreatedAt       time.Time
 	UpdatedAt       time.Time

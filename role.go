@@ -17,11 +17,12 @@ const (
 	RoleCommander Role = "commander" // declares, updates, resolves, assigns roles
 	RoleDBA       Role = "dba"       // may execute database runbooks
 	RoleApprover  Role = "approver"  // VP of Engineering: approves gated actions
+	RoleComms     Role = "comms"     // communications lead: manages the status page's subscribers
 	RoleAdmin     Role = "admin"     // users, components, configuration, and everything else
 )
 
 // Roles lists every role, least privileged first.
-var Roles = []Role{RoleViewer, RoleResponder, RoleCommander, RoleDBA, RoleApprover, RoleAdmin}
+var Roles = []Role{RoleViewer, RoleResponder, RoleCommander, RoleDBA, RoleApprover, RoleComms, RoleAdmin}
 
 // ParseRole checks s against the roles.
 func ParseRole(s string) (Role, error) {
@@ -49,6 +50,9 @@ const (
 	PermApprove          Permission = "approve"
 	PermManageUsers      Permission = "manage_users"
 	PermReadAudit        Permission = "read_audit"
+	// PermManageSubscribers: list, search, remove, import and export the
+	// status page's subscribers (the console's Subscribers page).
+	PermManageSubscribers Permission = "manage_subscribers"
 )
 
 var grants = map[Role][]Permission{
@@ -57,8 +61,9 @@ var grants = map[Role][]Permission{
 	RoleCommander: {PermReadConsole, PermAddNote, PermManageIncidents, PermManageComponents, PermScheduleMaint, PermRunActions},
 	RoleDBA:       {PermReadConsole, PermAddNote, PermExecuteDBRunbook, PermRunActions},
 	RoleApprover:  {PermReadConsole, PermAddNote, PermApprove},
+	RoleComms:     {PermReadConsole, PermManageSubscribers},
 	RoleAdmin: {PermReadConsole, PermAddNote, PermManageIncidents, PermManageComponents, PermScheduleMaint,
-		PermManageUsers, PermReadAudit, PermRunActions},
+		PermManageUsers, PermReadAudit, PermRunActions, PermManageSubscribers},
 }
 
 // Can reports whether the role grants the permission.
@@ -78,6 +83,8 @@ func (r Role) Label() string {
 		return "DBA"
 	case RoleApprover:
 		return "Approver (VP of Engineering)"
+	case RoleComms:
+		return "Communications lead"
 	case "":
 		return ""
 	}

@@ -137,6 +137,9 @@ type SubscribeResult struct {
 	Subscriber Subscriber
 	Token      string
 	Mail       SubscriptionMailKind
+	// Code is the SMS confirmation code to text (never stored), for a
+	// pending SMS subscriber; "" otherwise.
+	Code string
 }
 
 // SubscriptionRequest asks to subscribe an address.
@@ -286,7 +289,12 @@ func NormalizeWebhookURL(s string) (string, error) {
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	u.Host = strings.ToLower(u.Host)
-	return u.String(), nil
+	// Re-encoding may lengthen it (a space becomes %20): the stored form
+	// is what must fit.
+	if out := u.String(); len(out) <= MaxURLLen {
+		return out, nil
+	}
+	return "", errors.New("is longer than 2048 characters")
 }
 
 // NewSubscriberToken returns a fresh random token for confirm, manage and

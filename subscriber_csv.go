@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/mail"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,11 +20,7 @@ const (
 	DefaultCSVMaxLineBytes = 8 << 10
 )
 
-const (
-	csvReportAddressRunes = 100  // how much of a refused address the report keeps
-	csvMaxURLLen          = 2048 // longest webhook URL accepted
-	csvMaxEmailLen        = 254  // longest email address (RFC 5321 path limit)
-)
+const csvReportAddressRunes = 100 // how much of a refused address the report keeps
 
 // csvColumns are the header's names in the order the export writes them.
 var csvColumns = []string{"channel", "address", "components", "owner_email"}
@@ -37,7 +32,8 @@ const (
 	csvColOwner
 )
 
-var csvPhonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+// csvPhonePattern is the sign-up form's E.164 pattern (NormalizePhone).
+var csvPhonePattern = e164
 
 // CSVSubscriber is one accepted line of a subscriber CSV file, normalised:
 // Channel is "email", "sms" or "webhook"; Address is the lower-case email,
@@ -61,6 +57,10 @@ type CSVReport struct {
 	// present once a header has been read.
 	Channels map[string]int
 	Refused  []CSVRefusal
+	// Lines holds the line number of each accepted subscriber, in the
+	// order of the rows returned, so checks made after reading (see
+	// RefuseAccepted) can report a line too.
+	Lines []int
 }
 
 // CSVRefusal is one refused line: its line number in the file (the line
@@ -140,6 +140,9 @@ func (e *CSVFileError) Is(target error) bool { return target == ErrInvalid }
 //   - a cell written by [WriteSubscriberCSV] with a protective leading single
 //     quote (a quote followed by = + - @ tab CR or another quote) has that one
 //     quote removed first;
+//   - addresses are checked and normalised by the functions sign-up uses
+//     (NormalizeEmail, NormalizePhone, NormalizeWebhookURL), so the two
+//     cannot drift apart:
 //   - email addresses must parse with net/mail as a bare address (no display
 //     name, no angle brackets) whose domain has a dot; they are stored in
 //     lower case;
@@ -227,6 +230,7 @@ func ParseSubscriberCSVLimits(r io.Reader, knownComponents map[string]bool, lim 
 			continue
 		}
 		rows = append(rows, s)
+		report.Lines = append(report.Lines, line)
 		report.Accepted++
 		report.Channels[s.Channel]++
 	}
@@ -340,8 +344,8 @@ func (p *csvParser) row(rec []string, line int) (CSVSubscriber, string) {
 	case s.Channel == "webhook" && owner == "":
 		problems = append(problems, "owner_email is empty; a webhook needs an owner, told by email when it fails")
 	case s.Channel == "webhook":
-		var ok bool
-		if s.OwnerEmail, ok = csvEmail(owner); !ok {
+		var err error
+		if s.OwnerEmail, err = NormalizeEmail(owner); err != nil {
 			problems = append(problems, "owner_email is not an email address")
 		}
 	case owner != "" && (s.Channel == "email" || s.Channel == "sms"):
@@ -358,77 +362,53 @@ func (p *csvParser) row(rec []string, line int) (CSVSubscriber, string) {
 	return s, ""
 }
 
-// csvAddress validates and normalises the address of a known channel.
+// csvAddress validates and normalises the address of a known channel with
+// the sign-up form's functions (NormalizeEmail, NormalizePhone,
+// NormalizeWebhookURL), so an import accepts exactly what sign-up accepts.
+// The reason says what is wrong in the file's terms: where it can tell
+// more precisely than the shared message (a display name, a missing scheme),
+// it does.
 func csvAddress(channel, address string) (string, string) {
 	switch channel {
 	case "email":
-		s, ok := csvEmail(address)
-		if !ok {
-			if _, err := mail.ParseAddress(address); err == nil && strings.ContainsAny(address, "<>") {
+		s, err := NormalizeEmail(address)
+		if err != nil {
+			if _, perr := mail.ParseAddress(address); perr == nil && strings.ContainsAny(address, "<>") {
 				return "", "give the bare email address, like name@example.com, without a display name or angle brackets"
 			}
-			return "", "not an email address"
+			return "", "address " + err.Error()
 		}
 		return s, ""
 	case "sms":
-		s := strings.Map(func(r rune) rune {
-			if r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' {
-				return -1
-			}
-			return r
-		}, address)
-		if !csvPhonePattern.MatchString(s) {
-			return "", "not a phone number in international form, like +27215550123"
+		s, err := NormalizePhone(address)
+		if err != nil {
+			return "", "address " + err.Error()
 		}
 		return s, ""
 	default: // webhook
-		return csvWebhookURL(address)
+		s, err := NormalizeWebhookURL(address)
+		if err != nil {
+			return "", csvWebhookReason(address, err)
+		}
+		return s, ""
 	}
 }
 
-// csvEmail reports whether s is a bare email address, and returns it in
-// lower case.
-func csvEmail(s string) (string, bool) {
-	s = strings.ToLower(s)
-	if s == "" || len(s) > csvMaxEmailLen {
-		return "", false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return "", false
-	}
-	domain := s[strings.LastIndexByte(s, '@')+1:]
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, "[") || strings.HasSuffix(domain, ".") {
-		return "", false
-	}
-	return s, true
-}
-
-// csvWebhookURL checks the form of a webhook URL and normalises the case of
-// its scheme and host. Whether the host is a private address is checked by
-// the caller, at import and again at send time.
-func csvWebhookURL(s string) (string, string) {
-	u, err := url.Parse(s)
+// csvWebhookReason words NormalizeWebhookURL's refusal of s, naming the
+// part of the URL at fault when it can.
+func csvWebhookReason(s string, err error) string {
+	u, perr := url.Parse(s)
 	switch {
-	case err != nil:
-		return "", "not a URL"
+	case perr != nil:
+		return "not a URL"
 	case u.Scheme == "" || u.Opaque != "":
-		return "", "webhook URL must be absolute, like https://hooks.example.com/status"
+		return "webhook URL must be absolute, like https://hooks.example.com/status"
 	case u.Scheme != "https":
-		return "", "webhook URL must use https"
+		return "webhook URL must use https"
 	case u.Hostname() == "":
-		return "", "webhook URL has no host"
-	case u.User != nil:
-		return "", "webhook URL must not contain a user name or password"
-	case u.Fragment != "":
-		return "", "webhook URL must not contain a #fragment"
+		return "webhook URL has no host"
 	}
-	u.Host = strings.ToLower(u.Host)
-	s = u.String()
-	if len(s) > csvMaxURLLen {
-		return "", fmt.Sprintf("webhook URL is longer than %d characters", csvMaxURLLen)
-	}
-	return s, ""
+	return "webhook URL " + err.Error()
 }
 
 // csvComponents reads a components cell: nil for every component, otherwise
@@ -518,28 +498,70 @@ func csvUnprotect(s string) string {
 // so the number remains importable, and a plus followed only by digits is a
 // number to a spreadsheet, never a formula that runs.
 func WriteSubscriberCSV(w io.Writer, rows []CSVSubscriber) error {
-	cw := csv.NewWriter(w) // LF line ends: with CRLF, csv.Writer drops a lone CR inside a cell
-	if err := cw.Write(csvColumns); err != nil {
+	sw := NewSubscriberCSVWriter(w)
+	for _, s := range rows {
+		if err := sw.Write(s); err != nil {
+			return err
+		}
+	}
+	return sw.Flush()
+}
+
+// SubscriberCSVWriter writes the file of WriteSubscriberCSV one row at a
+// time, so an export streams rather than holding every subscriber.
+type SubscriberCSVWriter struct {
+	cw      *csv.Writer
+	rec     []string
+	started bool
+}
+
+// NewSubscriberCSVWriter writes to w; the header goes out with the first
+// row, or at Flush when there is none.
+func NewSubscriberCSVWriter(w io.Writer) *SubscriberCSVWriter {
+	// LF line ends: with CRLF, csv.Writer drops a lone CR inside a cell.
+	return &SubscriberCSVWriter{cw: csv.NewWriter(w), rec: make([]string, len(csvColumns))}
+}
+
+func (sw *SubscriberCSVWriter) start() error {
+	if sw.started {
+		return nil
+	}
+	sw.started = true
+	if err := sw.cw.Write(csvColumns); err != nil {
 		return fmt.Errorf("subscriber csv: write: %w", err)
 	}
-	rec := make([]string, len(csvColumns))
-	for _, s := range rows {
-		rec[csvColChannel] = csvProtect(s.Channel)
-		rec[csvColAddress] = s.Address
-		if s.Channel != "sms" || !csvPhonePattern.MatchString(s.Address) {
-			rec[csvColAddress] = csvProtect(s.Address)
-		}
-		rec[csvColComponents] = "all"
-		if len(s.Components) > 0 {
-			rec[csvColComponents] = csvProtect(strings.Join(s.Components, ";"))
-		}
-		rec[csvColOwner] = csvProtect(s.OwnerEmail)
-		if err := cw.Write(rec); err != nil {
-			return fmt.Errorf("subscriber csv: write: %w", err)
-		}
+	return nil
+}
+
+// Write writes one row (buffered; see Flush).
+func (sw *SubscriberCSVWriter) Write(s CSVSubscriber) error {
+	if err := sw.start(); err != nil {
+		return err
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	rec := sw.rec
+	rec[csvColChannel] = csvProtect(s.Channel)
+	rec[csvColAddress] = s.Address
+	if s.Channel != "sms" || !csvPhonePattern.MatchString(s.Address) {
+		rec[csvColAddress] = csvProtect(s.Address)
+	}
+	rec[csvColComponents] = "all"
+	if len(s.Components) > 0 {
+		rec[csvColComponents] = csvProtect(strings.Join(s.Components, ";"))
+	}
+	rec[csvColOwner] = csvProtect(s.OwnerEmail)
+	if err := sw.cw.Write(rec); err != nil {
+		return fmt.Errorf("subscriber csv: write: %w", err)
+	}
+	return nil
+}
+
+// Flush writes what is buffered, the header at least.
+func (sw *SubscriberCSVWriter) Flush() error {
+	if err := sw.start(); err != nil {
+		return err
+	}
+	sw.cw.Flush()
+	if err := sw.cw.Error(); err != nil {
 		return fmt.Errorf("subscriber csv: write: %w", err)
 	}
 	return nil

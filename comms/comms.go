@@ -67,6 +67,9 @@ type Message struct {
 	// reply or an edit of its parent.
 	ThreadChannel string
 	ThreadTS      string
+	// Headers are extra header fields an email carries: a subscriber mail's
+	// List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
+	Headers map[string]string
 }
 
 // Channel sends deliveries through one vendor. Each adapter package

@@ -11,21 +11,69 @@ import (
 // SubscribeForm is the subscription form as typed: the address and the
 // components chosen (All, or ComponentIDs).
 type SubscribeForm struct {
+	// Channel is the tab: email (the default), sms or webhook.
+	Channel      herald.SubscriberChannel
 	Email        string
+	Phone        string // sms
+	URL          string // webhook
+	OwnerEmail   string // webhook: told of confirmation and of failures
 	All          bool
 	ComponentIDs []string
 }
 
 func (f SubscribeForm) chosen(id string) bool { return slices.Contains(f.ComponentIDs, id) }
 
-// SubscribeView is /subscribe: the email form, or why it is unavailable.
+// SubscribeView is /subscribe: a tab per channel (email, SMS, webhook),
+// the chosen one's form, or why it is unavailable.
 type SubscribeView struct {
 	Site        Site
 	Components  []herald.Component // in display order
 	Form        SubscribeForm
 	Errors      map[string]string // field → problem, shown next to the field
-	Unavailable bool              // no mail server configured: no form
+	Unavailable bool              // the chosen channel is not configured (no mail server, no Twilio): no form
 	Error       string            // a problem with no field (rate limit, mail server down)
+}
+
+// SMSCodeView is the page to enter an SMS confirmation code: the same
+// after every SMS subscription request, known number or not.
+type SMSCodeView struct {
+	Site   Site
+	Number string            // as typed
+	Errors map[string]string // "number", "code"
+	Error  string            // a problem with no field (rate limit)
+}
+
+// WebhookMailView is the HTML part of a webhook's confirmation (or
+// manage) mail to its owner.
+type WebhookMailView struct {
+	SiteName   string
+	URL        string
+	Links      herald.SubscriptionLinks
+	Manage     bool     // already confirmed: no confirm link, no secret
+	Secret     string   // the signing secret, in the confirmation mail only
+	Components []string // names; empty: all components
+	Window     string
+}
+
+// subscribeTab is one channel's tab on /subscribe.
+type subscribeTab struct {
+	Channel herald.SubscriberChannel
+	Label   string
+	Href    string
+}
+
+var subscribeTabs = []subscribeTab{
+	{herald.SubscriberEmail, "Email", "/subscribe"},
+	{herald.SubscriberSMS, "Text message", "/subscribe?via=sms"},
+	{herald.SubscriberWebhook, "Webhook", "/subscribe?via=webhook"},
+}
+
+// channel is the form's tab, email when unset.
+func (f SubscribeForm) channel() herald.SubscriberChannel {
+	if f.Channel == "" {
+		return herald.SubscriberEmail
+	}
+	return f.Channel
 }
 
 // SubscribeSentView is the page after a subscription request: the same

@@ -70,6 +70,11 @@ type Config struct {
 	PagerDutyWebhookSecrets []Secret // HERALD_PAGERDUTY_WEBHOOK_SECRETS or _FILE: comma-separated, several during a rotation
 	AutomationSecrets       []Secret // HERALD_AUTOMATION_SECRETS or _FILE: comma-separated; the first signs Herald's calls
 
+	// Status-page subscribers: how fast each process tells them.
+	SubscriberEmailRate float64 // HERALD_SUBSCRIBER_EMAIL_RATE: emails per second per process (default 50)
+	SubscriberSMSRate   float64 // HERALD_SUBSCRIBER_SMS_RATE: texts per second per process (default 10)
+	SubscriberWorkers   int     // HERALD_SUBSCRIBER_WORKERS: concurrent subscriber sends per process (default 10)
+
 	// The delivery queue's timing.
 	QueueJobTimeout  time.Duration // HERALD_QUEUE_JOB_TIMEOUT: one delivery attempt's limit (default 60s)
 	QueueRescueAfter time.Duration // HERALD_QUEUE_RESCUE_AFTER: a job held this long by a vanished process is retried (default 2m)
@@ -195,6 +200,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if (c.TwilioAccountSID == "") != (c.TwilioAuthToken == "") || (c.TwilioAccountSID != "" && c.TwilioFrom == "") {
 		problems = append(problems, "HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM go together: set all three or none")
+	}
+	c.SubscriberEmailRate, c.SubscriberSMSRate, c.SubscriberWorkers = 50, 10, 10
+	for _, r := range []struct {
+		name string
+		dst  *float64
+	}{{"HERALD_SUBSCRIBER_EMAIL_RATE", &c.SubscriberEmailRate}, {"HERALD_SUBSCRIBER_SMS_RATE", &c.SubscriberSMSRate}} {
+		if v := getenv(r.name); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 || f > 100000 {
+				problems = append(problems, r.name+": want a number of messages per second above 0, e.g. 50")
+				continue
+			}
+			*r.dst = f
+		}
+	}
+	if v := getenv("HERALD_SUBSCRIBER_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			problems = append(problems, "HERALD_SUBSCRIBER_WORKERS: want a whole number from 1 to 1000")
+		} else {
+			c.SubscriberWorkers = n
+		}
 	}
 	c.QueueJobTimeout, c.QueueRescueAfter = DefaultQueueJobTimeout, DefaultQueueRescueAfter
 	for _, d := range []struct {

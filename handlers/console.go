@@ -20,6 +20,7 @@ type ConsoleStore interface {
 	AdminStore
 	FailoverStore
 	ExerciseStore
+	SubscriberAdminStore
 	UserByEmail(ctx context.Context, email string) (herald.User, string, error)
 	User(ctx context.Context, id string) (herald.User, error)
 	Users(ctx context.Context) ([]herald.User, error)

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ type matrixRequest struct {
 	form   url.Values // nil for a GET
 	writes bool       // the first allowed request changes the store
 	stream bool       // an event stream: only the status is read
+	file   []byte     // sent as the multipart field "file" (with form's fields)
 }
 
 // matrixCases builds, for each console route ("METHOD pattern"), a fresh
@@ -215,6 +217,27 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 				"email": {"new" + strconv.Itoa(seq) + "@kredete.test"}, "name": {"New Person"}, "role": {"viewer"},
 				"password": {"a long enough password"}}}
 		},
+		"GET /subscribers":            get("/console/subscribers"),
+		"GET /subscribers/export.csv": get("/console/subscribers/export.csv"),
+		"POST /subscribers/import": func() matrixRequest {
+			seq++
+			return matrixRequest{path: "/console/subscribers/import", writes: true, form: url.Values{},
+				file: fmt.Appendf(nil, "channel,address\nemail,matrix%d@example.com\n", seq)}
+		},
+		"POST /subscribers/{id}/remove": func() matrixRequest {
+			c.t.Helper()
+			seq++
+			addr := fmt.Sprintf("remove%d@example.com", seq)
+			if _, err := c.store.ImportSubscribers(ctx, []herald.CSVSubscriber{{Channel: "email", Address: addr}}, "test"); err != nil {
+				c.t.Fatal(err)
+			}
+			list, err := c.store.ListSubscribers(ctx, herald.SubscriberFilter{Query: addr}, "", 1)
+			if err != nil || len(list) != 1 {
+				c.t.Fatalf("ListSubscribers: %v %v", list, err)
+			}
+			return matrixRequest{path: "/console/subscribers/" + list[0].ID + "/remove", writes: true,
+				form: url.Values{"confirm": {"yes"}}}
+		},
 		"POST /users/{id}/role": func() matrixRequest {
 			seq++
 			u := c.addUser("victim"+strconv.Itoa(seq)+"@kredete.test", "Victim", herald.RoleViewer)
@@ -260,6 +283,10 @@ func (b *browser) send(m matrixRequest) response {
 	if m.form != nil {
 		method, body = http.MethodPost, strings.NewReader(m.form.Encode())
 		headers = append(headers, "Content-Type", "application/x-www-form-urlencoded")
+	}
+	if m.file != nil {
+		ct, data := multipartFile(b.t, m.form, "file", "subscribers.csv", m.file)
+		body, headers = bytes.NewReader(data), []string{"Content-Type", ct}
 	}
 	if !m.stream {
 		return b.do(method, m.path, body, headers...)

@@ -91,6 +91,7 @@ type envOptions struct {
 	secureCookie bool
 	source       func(handlers.SnapshotSource) handlers.SnapshotSource // wraps the snapshot's source
 	ready        func() error
+	urlChecker   handlers.URLChecker // the SSRF check of webhook URLs; nil: none
 }
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -138,7 +139,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	deps := handlers.Deps{Log: log, Plan: plan, Location: loc, Site: site, Public: public, Admin: st,
-		AdminToken: o.token, Static: assets, Ready: o.ready}
+		AdminToken: o.token, Static: assets, Ready: o.ready, URLChecker: o.urlChecker}
 	if o.console {
 		deps.Console, deps.Sessions, deps.SecureCookie = st, st.SessionStore(), o.secureCookie
 		deps.Hasher = auth.Hasher{Params: testHashParams}

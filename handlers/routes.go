@@ -56,6 +56,15 @@ type Deps struct {
 	// PublicURL is HERALD_PUBLIC_URL, the base of links in subscription
 	// mails when the plan's page has no URL.
 	PublicURL string
+	// Texter texts SMS confirmation codes; nil (no Twilio): the subscribe
+	// page says subscriptions by text message are unavailable.
+	Texter Texter
+	// URLChecker refuses webhook URLs Herald must not call (SSRF); nil:
+	// subscriptions by webhook are unavailable.
+	URLChecker URLChecker
+	// TwilioInbound verifies texts sent to Herald's number (STOP, START);
+	// nil when SMS is off.
+	TwilioInbound InboundSMS
 }
 
 // Server holds the handlers' dependencies.
@@ -69,6 +78,9 @@ type Server struct {
 	subscriptions     SubscriptionStore
 	mailer            Mailer
 	publicURL         string
+	texter            Texter
+	urlChecker        URLChecker
+	twilioInbound     InboundSMS
 	log               *slog.Logger
 	plan              herald.Plan
 	templates         []herald.Template
@@ -91,7 +103,8 @@ func newServer(d Deps) *Server {
 		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now,
 		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus, pdWebhook: d.PagerDutyWebhook, pdEvents: d.PagerDutyEvents,
 		automationSecrets: d.AutomationSecrets, automation: d.Automation,
-		subscriptions: d.Subscriptions, mailer: d.Mailer, publicURL: d.PublicURL}
+		subscriptions: d.Subscriptions, mailer: d.Mailer, publicURL: d.PublicURL,
+		texter: d.Texter, urlChecker: d.URLChecker, twilioInbound: d.TwilioInbound}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -142,6 +155,7 @@ func New(d Deps) http.Handler {
 	r.Get("/readyz", s.readyz)
 	// Vendor webhooks: signed by the vendor, verified before anything is read.
 	r.Post("/webhooks/twilio/status", s.jsonErrors(s.twilioStatus))
+	r.Post("/webhooks/twilio/inbound", s.jsonErrors(s.twilioInboundText))
 	r.Post("/webhooks/pagerduty", s.jsonErrors(s.pagerDutyWebhook))
 	// Automation endpoints report their steps here, signed like Herald's
 	// calls to them.
@@ -159,6 +173,8 @@ func New(d Deps) http.Handler {
 		r.Post("/subscriptions/manage", s.htmlErrors(s.updateSubscription))
 		r.Get("/subscriptions/unsubscribe", s.htmlErrors(s.unsubscribePage))
 		r.Post("/subscriptions/unsubscribe", s.htmlErrors(s.unsubscribe))
+		r.Get("/subscriptions/sms/confirm", s.htmlErrors(s.smsCodePage))
+		r.Post("/subscriptions/sms/confirm", s.htmlErrors(s.confirmSMSCode))
 	}
 
 	// Admin JSON API: the write path until the console lands.
@@ -278,5 +294,9 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"GET", "/exercises", herald.PermReadConsole, h(s.exercisesPage)},
 		{"POST", "/exercises", herald.PermManageIncidents, h(s.recordExercise)},
 		{"POST", "/exercises/{key}/drill", herald.PermManageIncidents, h(s.runDrill)},
+		{"GET", "/subscribers", herald.PermManageSubscribers, h(s.subscribersPage)},
+		{"GET", "/subscribers/export.csv", herald.PermManageSubscribers, h(s.exportSubscribers)},
+		{"POST", "/subscribers/import", herald.PermManageSubscribers, h(s.importSubscribers)},
+		{"POST", "/subscribers/{id}/remove", herald.PermManageSubscribers, h(s.removeSubscriber)},
 	}
 }

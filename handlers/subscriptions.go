@@ -25,6 +25,10 @@ type SubscriptionStore interface {
 	Unsubscribe(ctx context.Context, token string) (herald.Subscriber, error)
 	RecordSubscribeAttempt(ctx context.Context, key string) error
 	SubscribeAttempts(ctx context.Context, key string, since time.Time) (int, error)
+	// SMS (subscriptions_sms.go): the code, STOP and START.
+	ConfirmSubscriberCode(ctx context.Context, number, code string) (herald.Subscriber, string, error)
+	UnsubscribeByAddress(ctx context.Context, ch herald.SubscriberChannel, address string) (herald.Subscriber, error)
+	ResubscribeByAddress(ctx context.Context, ch herald.SubscriberChannel, address string) (herald.Subscriber, error)
 }
 
 // Mailer sends the mails of the subscription pages (confirm, manage) at
@@ -59,12 +63,37 @@ func (s *Server) subscribeView(ctx context.Context, form components.SubscribeFor
 		return components.SubscribeView{}, err
 	}
 	return components.SubscribeView{Site: s.site, Components: comps, Form: form, Errors: errs,
-		Unavailable: s.mailer == nil || s.publicBase() == ""}, nil
+		Unavailable: !s.channelAvailable(form.Channel)}, nil
+}
+
+// channelAvailable reports whether a channel's sign-up can work: email
+// needs a mail server and a base for links; SMS, Twilio; a webhook, the
+// URL check and a mail to its owner.
+func (s *Server) channelAvailable(ch herald.SubscriberChannel) bool {
+	mail := s.mailer != nil && s.publicBase() != ""
+	switch ch {
+	case herald.SubscriberSMS:
+		return s.texter != nil
+	case herald.SubscriberWebhook:
+		return mail && s.urlChecker != nil
+	}
+	return mail
+}
+
+// subscribeChannel reads the tab asked for (?via= on the page, channel=
+// in the form); anything unknown is email.
+func subscribeChannel(v string) herald.SubscriberChannel {
+	switch ch := herald.SubscriberChannel(v); ch {
+	case herald.SubscriberSMS, herald.SubscriberWebhook:
+		return ch
+	}
+	return herald.SubscriberEmail
 }
 
 // subscribePage is GET /subscribe.
 func (s *Server) subscribePage(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.subscribeView(r.Context(), components.SubscribeForm{All: true}, nil)
+	form := components.SubscribeForm{All: true, Channel: subscribeChannel(r.URL.Query().Get("via"))}
+	v, err := s.subscribeView(r.Context(), form, nil)
 	if err != nil {
 		return err
 	}
@@ -89,7 +118,18 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	form := readComponentChoice(r)
+	form.Channel = subscribeChannel(r.PostFormValue("channel"))
 	form.Email = strings.TrimSpace(r.PostFormValue("email"))
+	form.Phone = strings.TrimSpace(r.PostFormValue("phone"))
+	form.URL = strings.TrimSpace(r.PostFormValue("url"))
+	form.OwnerEmail = strings.TrimSpace(r.PostFormValue("owner_email"))
+	address := form.Email
+	switch form.Channel {
+	case herald.SubscriberSMS:
+		address = form.Phone
+	case herald.SubscriberWebhook:
+		address = form.URL
+	}
 	v, err := s.subscribeView(ctx, form, nil)
 	if err != nil {
 		return err
@@ -113,10 +153,20 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range v.Components {
 		known[c.ID] = c
 	}
-	req, err := herald.SubscriptionRequest{Channel: herald.SubscriberEmail, Address: form.Email, AllComponents: form.All,
-		ComponentIDs: form.ComponentIDs, Source: herald.SourceWeb}.Normalize(known)
+	req, err := herald.SubscriptionRequest{Channel: form.Channel, Address: address, AllComponents: form.All,
+		ComponentIDs: form.ComponentIDs, OwnerEmail: form.OwnerEmail, Source: herald.SourceWeb}.Normalize(known)
 	if err != nil {
 		return s.subscribeInvalid(w, r, v, err)
+	}
+	if req.Channel == herald.SubscriberWebhook {
+		// SSRF: the reason (a private address, a name that does not
+		// resolve) is shown next to the field.
+		if err := s.urlChecker.CheckURL(ctx, req.Address); err != nil {
+			s.log.Info("webhook URL refused", "reason", err.Error(), "request_id", requestID(ctx))
+			v.Errors = map[string]string{"address": strings.TrimPrefix(err.Error(), "webhook: ")}
+			s.renderStatus(w, r, http.StatusUnprocessableEntity, components.SubscribePage(v))
+			return nil
+		}
 	}
 	addrKey := herald.SubscribeAddressKey(req.Channel, req.Address)
 	if limited, err := s.overLimit(ctx, addrKey, herald.MaxSubscribesPerAddress, since); err != nil || limited {
@@ -134,6 +184,12 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 			return s.subscribeInvalid(w, r, v, err)
 		}
 		return err
+	}
+	switch req.Channel {
+	case herald.SubscriberSMS:
+		return s.textSubscriptionCode(w, r, v, res)
+	case herald.SubscriberWebhook:
+		return s.mailWebhookOwner(w, r, v, res)
 	}
 	if err := s.sendSubscriptionMail(ctx, req.Address, res, v.Components); err != nil {
 		s.log.Error("subscription mail failed", "channel", string(req.Channel), "subscriber_id", res.Subscriber.ID,
@@ -254,9 +310,12 @@ func (s *Server) confirmSubscription(w http.ResponseWriter, r *http.Request) err
 		return s.linkError(w, r, err)
 	}
 	s.log.Info("subscription confirmed", "channel", string(sub.Channel), "subscriber_id", sub.ID, "request_id", requestID(r.Context()))
+	msg := "You will get an email when an incident or a maintenance affects the components you chose."
+	if sub.Channel == herald.SubscriberWebhook {
+		msg = webhookConfirmed
+	}
 	s.notice(w, r, http.StatusOK, components.SubscriptionNoticeView{Title: "Subscription confirmed", TestID: "confirmed",
-		Message:   "You will get an email when an incident or a maintenance affects the components you chose.",
-		ManageURL: tokenPath("/subscriptions/manage", token)})
+		Message: msg, ManageURL: tokenPath("/subscriptions/manage", token)})
 	return nil
 }
 

@@ -14,13 +14,17 @@ import (
 const (
 	deliveryColumns = `id, incident_id, COALESCE(communication_id, ''), audience, channel, kind, recipient, subject, body,
 		idempotency_key, seq, state, attempts, provider_id, provider_status, last_error, obligation_key, due_at,
-		created_at, updated_at, sent_at`
+		created_at, updated_at, sent_at, subscriber_id, update_id`
 	insertDelivery = `INSERT INTO deliveries (id, incident_id, communication_id, audience, channel, kind, recipient, subject, body,
-		idempotency_key, seq, state, obligation_key, due_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NEXT_SEQ, 'queued', $11, $12, $13, $13)
+		idempotency_key, seq, state, obligation_key, due_at, created_at, updated_at, subscriber_id, update_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NEXT_SEQ, 'queued', $11, $12, $13, $13, $14, $15)
 		ON CONFLICT (idempotency_key) DO NOTHING`
-	selectDelivery      = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = $1`
-	selectDeliveries    = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE incident_id = $1 ORDER BY seq DESC LIMIT $2`
+	selectDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = $1`
+	// The incident's own deliveries: the messages of the plan, reminders,
+	// pages and calls. Subscriber deliveries (a hundred thousand for one
+	// update) are counted apart (SubscriberDeliveryCounts).
+	selectDeliveries = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE incident_id = $1 AND kind <> 'subscriber'
+		ORDER BY seq DESC LIMIT $2`
 	countEarlierPending = `SELECT COUNT(*) FROM deliveries WHERE incident_id = $1 AND channel = $2 AND recipient = $3
 		AND seq < $4 AND state NOT IN ('sent', 'failed', 'skipped')`
 	selectThread = `SELECT channel_id, ts FROM slack_threads WHERE incident_id = $1 AND channel = $2`
@@ -51,7 +55,7 @@ func (s *Store) writeDeliveries(ctx context.Context, tx *sql.Tx, incidentID, com
 	for _, d := range ds {
 		id := newID()
 		res, err := tx.ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), id, incidentID, nullString(communicationID), d.Audience, d.Channel,
-			d.Kind, d.Recipient, d.Subject, d.Body, d.Key, d.ObligationKey, nullTime(d.DueAt), now)
+			d.Kind, d.Recipient, d.Subject, d.Body, d.Key, d.ObligationKey, nullTime(d.DueAt), now, d.SubscriberID, d.UpdateID)
 		if err != nil {
 			return 0, fmt.Errorf("store: write delivery: %w", err)
 		}
@@ -159,7 +163,7 @@ func (s *Store) queryDeliveries(ctx context.Context, db querier, query string, a
 		var due, sent sql.NullTime
 		if err := rows.Scan(&d.ID, &d.IncidentID, &d.CommunicationID, &d.Audience, &d.Channel, &d.Kind, &d.Recipient,
 			&d.Subject, &d.Body, &d.Key, &d.Seq, &d.State, &d.Attempts, &d.ProviderID, &d.ProviderStatus, &d.LastError,
-			&d.ObligationKey, &due, &d.CreatedAt, &d.UpdatedAt, &sent); err != nil {
+			&d.ObligationKey, &due, &d.CreatedAt, &d.UpdatedAt, &sent, &d.SubscriberID, &d.UpdateID); err != nil {
 			return nil, fmt.Errorf("store: scan delivery: %w", err)
 		}
 		d.DueAt, d.SentAt = timePtr(due), timePtr(sent)

@@ -217,6 +217,9 @@ func (s *Store) declareTx(ctx context.Context, tx *sql.Tx, d herald.Declaration,
 		if err := s.writeUpdate(ctx, tx, &in.Updates[0], actor); err != nil {
 			return err
 		}
+		if err := s.queueFanouts(ctx, tx, in, in.Updates[0], true, now); err != nil {
+			return err
+		}
 		summary := fmt.Sprintf("Declared %s %q (%s, impact %s)", in.Kind, in.Name, in.Status, in.Impact)
 		if err := s.timeline(ctx, tx, in.ID, "declared", actor, summary, now); err != nil {
 			return err
@@ -279,6 +282,9 @@ func (s *Store) storeUpdate(ctx context.Context, tx *sql.Tx, in *herald.Incident
 		return err
 	}
 	if err := s.timeline(ctx, tx, in.ID, "update", actor, "Public update ("+up.Status.Label()+"): "+up.Body, now); err != nil {
+		return err
+	}
+	if err := s.queueFanouts(ctx, tx, *in, *up, false, now); err != nil {
 		return err
 	}
 	return s.timelineChanges(ctx, tx, in.ID, actor, up.Changes, now)

@@ -42,11 +42,14 @@ type DeliverFunc func(ctx context.Context, deliveryID string) error
 
 // QueueOptions tunes the workers.
 type QueueOptions struct {
-	Workers      int           // concurrent deliveries per process; 25 when 0
-	PollInterval time.Duration // how often to look for work without a notification; 1s when 0
-	JobTimeout   time.Duration // one attempt's limit; 60s when 0
-	RescueAfter  time.Duration // a job held this long by a vanished process is retried; 2m when 0
-	Logger       *slog.Logger
+	Workers int // concurrent deliveries per process; 25 when 0
+	// SubscriberWorkers bounds the concurrent subscriber deliveries (and
+	// fan-outs) per process, apart from the plan's messages; 10 when 0.
+	SubscriberWorkers int
+	PollInterval      time.Duration // how often to look for work without a notification; 1s when 0
+	JobTimeout        time.Duration // one attempt's limit; 60s when 0
+	RescueAfter       time.Duration // a job held this long by a vanished process is retried; 2m when 0
+	Logger            *slog.Logger
 }
 
 // MaxDeliveryAttempts bounds the tries of one delivery before it is given up.
@@ -91,6 +94,12 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 	if err := river.AddWorkerSafely(workers, &pagerDutyWorker{apply: s.ApplyPagerDutyEvent}); err != nil {
 		return nil, fmt.Errorf("store: job queue: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &fanoutWorker{s: s, pageSize: 1000}); err != nil {
+		return nil, fmt.Errorf("store: job queue: %w", err)
+	}
+	if o.SubscriberWorkers == 0 {
+		o.SubscriberWorkers = 10
+	}
 	if o.Workers == 0 {
 		o.Workers = 25 // mostly waiting on vendors: 50 emails and 50 texts go out in parallel
 	}
@@ -108,7 +117,8 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 		logger = quietLogger()
 	}
 	c, err := river.NewClient(s.riverDriver(), &river.Config{
-		Queues:               map[string]river.QueueConfig{deliveryQueue: {MaxWorkers: o.Workers}},
+		Queues: map[string]river.QueueConfig{deliveryQueue: {MaxWorkers: o.Workers},
+			subscriberQueue: {MaxWorkers: o.SubscriberWorkers}},
 		Workers:              workers,
 		FetchPollInterval:    o.PollInterval,
 		FetchCooldown:        min(100*time.Millisecond, o.PollInterval),
@@ -210,6 +220,11 @@ func (s *Store) queueCurrent(ctx context.Context) (bool, error) {
 
 // enqueue inserts the jobs for newly written deliveries inside tx.
 func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ids []string) error {
+	return s.enqueueIn(ctx, tx, ids, deliveryQueue)
+}
+
+// enqueueIn inserts delivery jobs into a queue inside tx.
+func (s *Store) enqueueIn(ctx context.Context, tx *sql.Tx, ids []string, queue string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -219,7 +234,7 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ids []string) error {
 	}
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: deliveryArgs{DeliveryID: id}, InsertOpts: &river.InsertOpts{Queue: deliveryQueue}}
+		params[i] = river.InsertManyParams{Args: deliveryArgs{DeliveryID: id}, InsertOpts: &river.InsertOpts{Queue: queue}}
 	}
 	if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("store: enqueue deliveries: %w", err)

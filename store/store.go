@@ -42,8 +42,13 @@ type Store struct {
 	sessions     scs.Store
 	stopSessions func()
 
-	plan    *herald.Plan // set by EnableDeliveries: writes fan out to the plan's channels
-	paging  bool         // set by EnablePaging: incidents page PagerDuty as the plan says
+	plan   *herald.Plan // set by EnableDeliveries: writes fan out to the plan's channels
+	paging bool         // set by EnablePaging: incidents page PagerDuty as the plan says
+
+	fanout bool // set by EnableFanout: public updates reach subscribers
+
+	keyMu   sync.Mutex
+	linkKey []byte // subscribers' signed links (signing.go)
 	riverMu sync.Mutex
 	river   *river.Client[*sql.Tx]
 }

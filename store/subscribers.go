@@ -16,19 +16,22 @@ const (
 	subscriberColumns = `id, channel, address, all_components, state, confirm_expires_at, webhook_secret, owner_email,
 		failures, source, created_at, confirmed_at, unsubscribed_at, disabled_at`
 	insertSubscriber = `INSERT INTO subscribers (id, channel, address, all_components, state, token_hash, confirm_expires_at,
-		webhook_secret, owner_email, source, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10)`
+		webhook_secret, owner_email, source, created_at, updated_at, confirm_code_hash)
+		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10, $11)`
 	selectSubscriberByAddress = `SELECT ` + subscriberColumns + ` FROM subscribers WHERE channel = $1 AND address = $2`
 	selectSubscriberByToken   = `SELECT ` + subscriberColumns + ` FROM subscribers WHERE token_hash = $1`
+	selectSubscriberByID      = `SELECT ` + subscriberColumns + ` FROM subscribers WHERE id = $1`
 	// A pending or ended subscription starts over: a new token, a new
-	// window, the components asked for.
+	// window, the components asked for; an SMS gets a new code, a webhook
+	// the owner asked for now (none was proven) and a new secret.
 	restartSubscriber = `UPDATE subscribers SET state = 'pending', token_hash = $2, confirm_expires_at = $3, all_components = $4,
-		unsubscribed_at = NULL, disabled_at = NULL, failures = 0, updated_at = $5 WHERE id = $1`
+		unsubscribed_at = NULL, disabled_at = NULL, failures = 0, updated_at = $5, confirm_code_hash = $6, owner_email = $7,
+		webhook_secret = $8 WHERE id = $1`
 	// A confirmed subscription keeps its components (changing them takes
 	// the link) and gets a new token for the manage mail.
 	rotateSubscriberToken = `UPDATE subscribers SET token_hash = $2, updated_at = $3 WHERE id = $1`
 	confirmSubscriber     = `UPDATE subscribers SET state = 'confirmed', confirmed_at = $2, confirm_expires_at = NULL,
-		updated_at = $2 WHERE id = $1`
+		confirm_code_hash = '', updated_at = $2 WHERE id = $1`
 	unsubscribeSubscriber = `UPDATE subscribers SET state = 'unsubscribed', unsubscribed_at = $2, updated_at = $2 WHERE id = $1`
 	setSubscriberAll      = `UPDATE subscribers SET all_components = $2, updated_at = $3 WHERE id = $1`
 	deleteSubscriberComps = `DELETE FROM subscriber_components WHERE subscriber_id = $1`
@@ -57,6 +60,10 @@ func (s *Store) Subscribe(ctx context.Context, req herald.SubscriptionRequest, n
 	now = now.UTC().Truncate(time.Microsecond)
 	token, hash := herald.NewSubscriberToken()
 	expires := now.Add(herald.ConfirmWindow)
+	if req.Channel == herald.SubscriberSMS {
+		// A code, not a link: typed within minutes (subscribers_sms.go).
+		expires = now.Add(herald.SMSCodeWindow)
+	}
 	res.Token = token
 	err = s.transact(ctx, false, func(tx *sql.Tx) error {
 		cur, err := s.subscriberRow(ctx, tx, s.q(selectSubscriberByAddress+forUpdate(s)), req.Channel, req.Address)
@@ -68,8 +75,13 @@ func (s *Store) Subscribe(ctx context.Context, req herald.SubscriptionRequest, n
 			if req.Channel == herald.SubscriberWebhook {
 				sub.WebhookSecret = herald.NewWebhookSecret()
 			}
+			codeHash := ""
+			if req.Channel == herald.SubscriberSMS {
+				res.Code = herald.NewConfirmCode()
+				codeHash = herald.HashConfirmCode(sub.ID, res.Code)
+			}
 			if _, err := tx.ExecContext(ctx, s.q(insertSubscriber), sub.ID, sub.Channel, sub.Address, sub.AllComponents, hash,
-				expires, sub.WebhookSecret, sub.OwnerEmail, sub.Source, now); err != nil {
+				expires, sub.WebhookSecret, sub.OwnerEmail, sub.Source, now, codeHash); err != nil {
 				if isUnique(err) {
 					// Another request for the same address won the race.
 					return fmt.Errorf("store: subscribe: %w", herald.ErrConflict)
@@ -92,7 +104,16 @@ func (s *Store) Subscribe(ctx context.Context, req herald.SubscriptionRequest, n
 			return nil
 		default:
 			before := subscriberAudit(cur)
-			if _, err := tx.ExecContext(ctx, s.q(restartSubscriber), cur.ID, hash, expires, req.AllComponents, now); err != nil {
+			codeHash := ""
+			if req.Channel == herald.SubscriberSMS {
+				res.Code = herald.NewConfirmCode()
+				codeHash = herald.HashConfirmCode(cur.ID, res.Code)
+			}
+			if req.Channel == herald.SubscriberWebhook {
+				cur.OwnerEmail, cur.WebhookSecret = req.OwnerEmail, herald.NewWebhookSecret()
+			}
+			if _, err := tx.ExecContext(ctx, s.q(restartSubscriber), cur.ID, hash, expires, req.AllComponents, now,
+				codeHash, cur.OwnerEmail, cur.WebhookSecret); err != nil {
 				return fmt.Errorf("store: restart subscriber: %w", err)
 			}
 			if err := s.setSubscriberComponents(ctx, tx, cur.ID, req.ComponentIDs); err != nil {
@@ -149,7 +170,14 @@ func (s *Store) ConfirmSubscriber(ctx context.Context, token string) (herald.Sub
 // SubscriberByToken returns the subscriber a link's token belongs to, in
 // any state; herald.ErrNotFound when none.
 func (s *Store) SubscriberByToken(ctx context.Context, token string) (herald.Subscriber, error) {
-	return s.subscriberRow(ctx, s.db, s.q(selectSubscriberByToken), herald.HashSubscriberToken(token))
+	query, arg, ok, err := s.subscriberLookup(ctx, token, false)
+	if err != nil {
+		return herald.Subscriber{}, err
+	}
+	if !ok {
+		return herald.Subscriber{}, fmt.Errorf("store: subscriber link: %w", herald.ErrNotFound)
+	}
+	return s.subscriberRow(ctx, s.db, query, arg)
 }
 
 // UpdateSubscriberComponents changes what the token's subscriber is told
@@ -160,8 +188,11 @@ func (s *Store) UpdateSubscriberComponents(ctx context.Context, token string, al
 	if err != nil {
 		return out, err
 	}
+	if err := s.linkKeyFor(ctx, token); err != nil {
+		return out, err
+	}
 	err = s.transact(ctx, false, func(tx *sql.Tx) error {
-		cur, err := s.subscriberRow(ctx, tx, s.q(selectSubscriberByToken+forUpdate(s)), herald.HashSubscriberToken(token))
+		cur, err := s.subscriberByLink(ctx, tx, token)
 		if err != nil {
 			return err
 		}
@@ -190,8 +221,11 @@ func (s *Store) UpdateSubscriberComponents(ctx context.Context, token string, al
 // repeated one-click POST is answered the same way each time.
 func (s *Store) Unsubscribe(ctx context.Context, token string) (herald.Subscriber, error) {
 	var out herald.Subscriber
+	if err := s.linkKeyFor(ctx, token); err != nil {
+		return out, err
+	}
 	err := s.transact(ctx, false, func(tx *sql.Tx) error {
-		cur, err := s.subscriberRow(ctx, tx, s.q(selectSubscriberByToken+forUpdate(s)), herald.HashSubscriberToken(token))
+		cur, err := s.subscriberByLink(ctx, tx, token)
 		if err != nil {
 			return err
 		}
@@ -409,4 +443,28 @@ func (s *Store) knownComponents(ctx context.Context) (map[string]herald.Componen
 func subscriberAudit(sub herald.Subscriber) map[string]any {
 	return map[string]any{"channel": sub.Channel, "state": sub.State, "all_components": sub.AllComponents,
 		"components": sub.ComponentIDs, "source": sub.Source}
+}
+
+// subscriberByLink locks the subscriber of a manage or unsubscribe link's
+// token, random or signed.
+func (s *Store) subscriberByLink(ctx context.Context, tx *sql.Tx, token string) (herald.Subscriber, error) {
+	query, arg, ok, err := s.subscriberLookup(ctx, token, true)
+	if err != nil {
+		return herald.Subscriber{}, err
+	}
+	if !ok {
+		return herald.Subscriber{}, fmt.Errorf("store: subscriber link: %w", herald.ErrNotFound)
+	}
+	return s.subscriberRow(ctx, tx, query, arg)
+}
+
+// linkKeyFor loads the signing key before a transaction that will check a
+// signed token: creating it inside would wait on the transaction's own
+// write lock on SQLite.
+func (s *Store) linkKeyFor(ctx context.Context, token string) error {
+	if !herald.IsSubscriberLinkToken(token) {
+		return nil
+	}
+	_, err := s.subscriberLinkKey(ctx)
+	return err
 }

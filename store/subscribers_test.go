@@ -26,6 +26,7 @@ func TestSubscribers(t *testing.T) {
 		{"RefusedSubscribeStoresNothing", testRefusedSubscribe},
 		{"UpdateComponents", testUpdateSubscriberComponents},
 		{"UnsubscribeIsIdempotent", testUnsubscribeIdempotent},
+		{"SignedLinks", testSignedLinks},
 		{"ConfirmedSubscribersFor", testConfirmedSubscribersFor},
 		{"Paging", testSubscriberPaging},
 		{"RateLimitCounts", testSubscribeAttempts},
@@ -405,5 +406,54 @@ func testSubscribeAttempts(t *testing.T, dialect string) {
 	}
 	if n, _ := s.SubscribeAttempts(ctx, key, start.Add(-time.Hour)); n != 0 {
 		t.Errorf("attempts after a day = %d; want 0 (pruned)", n)
+	}
+}
+
+// testSignedLinks: the links in later mails carry a signed token, which
+// keeps working after the subscriber's random token changed, manages and
+// unsubscribes, and never confirms; a tampered one finds nobody.
+func testSignedLinks(t *testing.T, dialect string) {
+	ctx := t.Context()
+	url := storetest.URL(t, dialect)
+	clk := &clock{now: base}
+	s := openURL(t, dialect, url, store.Options{Now: clk.Now})
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	comps := seed(t, s)
+	res := subscribe(t, s, clk, "signed@example.com", true)
+	sub := confirm(t, s, res.Token)
+	tok, err := s.SubscriberLinkToken(ctx, sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.SubscriberLinkToken(ctx, sub.ID)
+	if err != nil || again != tok {
+		t.Fatalf("the signed token changed between calls: %q %q %v", tok, again, err)
+	}
+	// A re-subscribe mints a new random token: the signed one still works.
+	subscribe(t, s, clk, "signed@example.com", true)
+	got, err := s.SubscriberByToken(ctx, tok)
+	if err != nil || got.ID != sub.ID {
+		t.Fatalf("SubscriberByToken(signed) = %+v, %v", got, err)
+	}
+	if _, err := s.ConfirmSubscriber(ctx, tok); !errors.Is(err, herald.ErrNotFound) {
+		t.Errorf("confirm with a signed token = %v; want ErrNotFound", err)
+	}
+	if got, err := s.UpdateSubscriberComponents(ctx, tok, false, []string{comps["api-platform"].ID}); err != nil ||
+		got.AllComponents || len(got.ComponentIDs) != 1 {
+		t.Errorf("manage with a signed token = %+v, %v", got, err)
+	}
+	bad := tok[:len(tok)-2] + "xx"
+	if _, err := s.Unsubscribe(ctx, bad); !errors.Is(err, herald.ErrNotFound) {
+		t.Errorf("unsubscribe with a tampered token = %v; want ErrNotFound", err)
+	}
+	if got, err := s.Unsubscribe(ctx, tok); err != nil || got.State != herald.SubscriberUnsubscribed {
+		t.Errorf("unsubscribe with a signed token = %+v, %v", got, err)
+	}
+	// Another store on the same database (another replica) checks it too.
+	other := openURL(t, dialect, url, store.Options{Now: clk.Now})
+	if got, err := other.SubscriberByToken(ctx, tok); err != nil || got.ID != sub.ID {
+		t.Errorf("another replica reads the signed token: %+v, %v", got, err)
 	}
 }

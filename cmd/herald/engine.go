@@ -104,13 +104,14 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	}
 	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{})}
 	eng := engine.New(engine.Options{Plan: plan, Store: st, Channels: chans, Logger: log.With("component", "engine"),
-		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes})
+		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes,
+		SubscriberRates: map[herald.Channel]float64{herald.ChannelEmail: cfg.SubscriberEmailRate, herald.ChannelSMS: cfg.SubscriberSMSRate}})
 	poll := time.Second
 	if st.Dialect() == store.SQLite {
 		poll = 200 * time.Millisecond // no LISTEN/NOTIFY: look for new work often
 	}
 	q, err := st.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: poll, Logger: log.With("component", "queue"),
-		JobTimeout: cfg.QueueJobTimeout, RescueAfter: cfg.QueueRescueAfter})
+		JobTimeout: cfg.QueueJobTimeout, RescueAfter: cfg.QueueRescueAfter, SubscriberWorkers: cfg.SubscriberWorkers})
 	if err != nil {
 		return nil, err
 	}

@@ -183,7 +183,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	h := handlers.New(handlers.Deps{Subscriptions: st, Mailer: mailer, PublicURL: cfg.PublicURL, TwilioCallback: twilio, DeliveryStatus: st, PagerDutyWebhook: pagerDutyWebhook(cfg),
+	texter, err := newSubscriptionTexter(cfg)
+	if err != nil {
+		return err
+	}
+	inbound, err := twilioInbound(cfg, log)
+	if err != nil {
+		return err
+	}
+	h := handlers.New(handlers.Deps{Subscriptions: st, Mailer: mailer, PublicURL: cfg.PublicURL,
+		Texter: texter, URLChecker: newURLChecker(), TwilioInbound: inbound, TwilioCallback: twilio, DeliveryStatus: st, PagerDutyWebhook: pagerDutyWebhook(cfg),
 		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
 		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets,
@@ -210,6 +219,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// Every replica writes the deliveries its writes cause, engine or
 	// not: the replicas that run the engine send them.
 	st.EnableDeliveries(plan)
+	st.EnableFanout(true)
 	paging := cfg.PagerDutyRoutingKey.Reveal() != ""
 	st.EnablePaging(paging)
 	if !paging && plan.PagerDuty.TriggerAt != "" {

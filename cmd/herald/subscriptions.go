@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
 
 	"github.com/kredete/herald/comms/email"
+	"github.com/kredete/herald/comms/sms"
+	"github.com/kredete/herald/comms/webhook"
 	"github.com/kredete/herald/config"
 	"github.com/kredete/herald/handlers"
 )
@@ -37,4 +43,68 @@ func newSubscriptionMailer(cfg config.Config) (handlers.Mailer, error) {
 		return nil, fmt.Errorf("HERALD_SMTP_URL: %w", err)
 	}
 	return subscriptionMailer{c: c}, nil
+}
+
+// subscriptionTexter texts the subscription pages' confirmation codes
+// through the Twilio adapter, without a status callback (they are no
+// engine delivery).
+type subscriptionTexter struct{ c *sms.Client }
+
+var _ handlers.Texter = subscriptionTexter{}
+
+func (t subscriptionTexter) SendSubscriptionText(ctx context.Context, to, body string) error {
+	_, err := t.c.SendText(ctx, to, body)
+	return err
+}
+
+// newSubscriptionTexter is the texter of the HERALD_TWILIO_* settings, or
+// nil when Twilio is not configured (the subscribe page then says SMS
+// subscriptions are unavailable).
+func newSubscriptionTexter(cfg config.Config) (handlers.Texter, error) {
+	if cfg.TwilioAccountSID == "" {
+		return nil, nil
+	}
+	c, err := sms.New(sms.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken.Reveal(), From: cfg.TwilioFrom,
+		APIURL: cfg.TwilioAPIURL})
+	if err != nil {
+		return nil, fmt.Errorf("twilio: %w", err)
+	}
+	return subscriptionTexter{c: c}, nil
+}
+
+// twilioInbound verifies the texts Twilio posts to
+// HERALD_PUBLIC_URL/webhooks/twilio/inbound (the number's or Messaging
+// Service's incoming-message webhook), as twilioCallback does the status
+// callbacks; nil when SMS is not configured or there is no public URL.
+func twilioInbound(cfg config.Config, log *slog.Logger) (handlers.InboundSMS, error) {
+	if cfg.TwilioAccountSID == "" {
+		return nil, nil
+	}
+	if cfg.PublicURL == "" {
+		log.Warn("HERALD_PUBLIC_URL is not set: Twilio's incoming-message webhook cannot be verified, so STOP does not reach Herald's subscribers")
+		return nil, nil
+	}
+	c, err := sms.New(sms.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken.Reveal(), From: cfg.TwilioFrom,
+		APIURL: cfg.TwilioAPIURL})
+	if err != nil {
+		return nil, fmt.Errorf("twilio: %w", err)
+	}
+	publicURL := strings.TrimRight(cfg.PublicURL, "/") + "/webhooks/twilio/inbound"
+	return func(r *http.Request) (handlers.InboundText, error) {
+		in, err := c.ParseInbound(r, publicURL)
+		if errors.Is(err, sms.ErrSignature) {
+			return handlers.InboundText{}, fmt.Errorf("%w: %v", handlers.ErrBadSignature, err)
+		}
+		if err != nil {
+			return handlers.InboundText{}, err
+		}
+		return handlers.InboundText{From: in.From, Body: in.Body}, nil
+	}, nil
+}
+
+// newURLChecker is the SSRF check of webhook subscriptions: the webhook
+// adapter's, with the system resolver and no allow-list (every address
+// must be public).
+func newURLChecker() handlers.URLChecker {
+	return webhook.New(webhook.Config{})
 }

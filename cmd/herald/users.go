@@ -54,7 +54,7 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, getenv f
 	email := fs.String("email", "", "email address (the sign-in name)")
 	name := fs.String("name", "", "full name")
 	phone := fs.String("phone", "", "phone in international form, for SMS")
-	role := fs.String("role", "", "one of viewer, responder, commander, dba, approver, admin")
+	role := fs.String("role", "", "one of "+roleNames())
 	pwFile := fs.String("password-file", "", "file holding the password (else HERALD_USER_PASSWORD)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -89,4 +89,14 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, getenv f
 	}
 	fmt.Fprintf(stdout, "herald: added %s (%s) as %s\n", created.Name, created.Email, created.Role.Label())
 	return nil
+}
+
+// roleNames lists the console roles for --role's help, from herald.Roles so
+// a new role cannot be missing from it.
+func roleNames() string {
+	names := make([]string, len(herald.Roles))
+	for i, r := range herald.Roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
 }

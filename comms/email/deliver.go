@@ -28,12 +28,12 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 		domain = strings.Trim(c.cfg.From[at+1:], "> ")
 	}
 	text := d.Body
-	if d.Kind != herald.KindReminder && d.Kind != herald.KindFailure {
+	if d.Kind != herald.KindReminder && d.Kind != herald.KindFailure && d.Kind != herald.KindSubscriber {
 		text = d.Body + "\n\n" + statusLine(m.Incident)
 	}
 	msg := Message{To: []string{d.Recipient}, Subject: d.Subject, Text: text,
 		HTML:      "<p>" + strings.ReplaceAll(html.EscapeString(text), "\n", "<br>") + "</p>",
-		MessageID: fmt.Sprintf("<%s@%s>", d.ID, domain)}
+		MessageID: fmt.Sprintf("<%s@%s>", d.ID, domain), Headers: m.Headers}
 	return c.Send(ctx, msg)
 }
 

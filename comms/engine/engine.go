@@ -52,6 +52,9 @@ type Options struct {
 	// Changes signals that the stored history changed (a new update, a
 	// role): the engine recomputes its clocks at once.
 	Changes <-chan struct{}
+	// SubscriberRates caps, per channel, the subscriber messages this
+	// process sends per second; a channel not listed is not capped.
+	SubscriberRates map[herald.Channel]float64
 }
 
 // Engine sends deliveries and keeps the clocks.
@@ -64,11 +67,13 @@ type Engine struct {
 	// waiters bounds the workers that wait in place for an earlier
 	// delivery to the same place (see Deliver).
 	waiters chan struct{}
+	rates   rateLimits
 }
 
 // New makes an engine.
 func New(o Options) *Engine {
-	e := &Engine{o: o, log: o.Logger, now: o.Now, loc: o.Location, waiters: make(chan struct{}, maxWaiters)}
+	e := &Engine{o: o, log: o.Logger, now: o.Now, loc: o.Location, waiters: make(chan struct{}, maxWaiters),
+		rates: newRateLimits(o.SubscriberRates)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -160,6 +165,13 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	ch, ok := e.o.Channels[d.Channel]
 	if !ok || ch == nil {
 		return e.giveUp(ctx, log, d, fmt.Errorf("the %s channel is not configured", d.Channel))
+	}
+	if d.Kind == herald.KindSubscriber {
+		// Subscribers are told at the configured rate per channel, so a
+		// fan-out stays within the mail relay's and Twilio's limits.
+		if err := e.rates.wait(ctx, d.Channel); err != nil {
+			return err
+		}
 	}
 	if d, err = e.o.Store.StartAttempt(ctx, d.ID); err != nil {
 		return err
@@ -279,6 +291,9 @@ func (e *Engine) message(ctx context.Context, d herald.Delivery) (comms.Message,
 		return comms.Message{}, "", err
 	}
 	m := comms.Message{Delivery: d, Incident: in}
+	if d.Kind == herald.KindSubscriber {
+		return e.subscriberMessage(ctx, m)
+	}
 	if d.Kind == herald.KindReminder && d.ObligationKey != "" {
 		if stale, err := e.stale(ctx, in, d); err != nil {
 			return m, "", err
@@ -342,8 +357,10 @@ func (e *Engine) stale(ctx context.Context, in herald.Incident, d herald.Deliver
 // channel.
 func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery, cause error) error {
 	log.Error("delivery given up", "attempts", d.Attempts, "error", cause.Error())
-	if d.Kind == herald.KindFailure {
-		// never a report about a report
+	if d.Kind == herald.KindFailure || d.Kind == herald.KindSubscriber {
+		// Never a report about a report; and one subscriber's bounced
+		// address is the delivery log's to show, not the commander's to
+		// hear about (a fan-out can fail thousands of times).
 		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryFailed, "", cause.Error())
 	}
 	// The report is queued (once, by key) before the delivery is marked

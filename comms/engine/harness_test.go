@@ -98,7 +98,7 @@ func (b *logBuffer) String() string {
 // env is one test's world: a database, the three vendor fakes, the real
 // adapters pointed at them, and a commander.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	dialect string
 	dsn     string
@@ -123,7 +123,7 @@ type envOptions struct {
 }
 
 // testPlan is the default Kredete plan with the executives' recipients set.
-func testPlan(t *testing.T) herald.Plan {
+func testPlan(t testing.TB) herald.Plan {
 	t.Helper()
 	p, err := config.LoadPlan("")
 	if err != nil {
@@ -150,7 +150,7 @@ func setExecutives(emails, phones []string) func(*herald.Plan) {
 	}
 }
 
-func newEnv(t *testing.T, dialect string, o envOptions) *env {
+func newEnv(t testing.TB, dialect string, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), dialect: dialect, plan: testPlan(t), clock: &clock{}}
 	if o.plan != nil {
@@ -247,7 +247,7 @@ func (e *env) start(st *store.Store, eng *engine.Engine) *store.Queue {
 	return q
 }
 
-func stopQueue(t *testing.T, q *store.Queue) {
+func stopQueue(t testing.TB, q *store.Queue) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := q.Stop(ctx); err != nil {
@@ -303,7 +303,7 @@ func (e *env) deliveries(incidentID string) []herald.Delivery {
 
 // eventually polls cond every 20 ms for up to 20 s; cond says whether it
 // holds and, if not, what it saw.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -168,6 +168,18 @@ func (c *Client) Send(ctx context.Context, to, body string) (comms.Receipt, erro
 // one); a refused number or recipient is an *APIError naming Twilio's code,
 // matching ErrInvalidNumber, ErrUnsubscribed or ErrNotPermitted.
 func (c *Client) SendMessage(ctx context.Context, to, body string) (Message, error) {
+	return c.sendMessage(ctx, to, body, c.cfg.StatusCallbackURL)
+}
+
+// SendText texts body to the E.164 number to as SendMessage does (cut to
+// fit, the same errors), but asks Twilio for no status callback: for a
+// text that is no delivery of Herald's (a subscription's confirmation
+// code), whose later states nobody records.
+func (c *Client) SendText(ctx context.Context, to, body string) (Message, error) {
+	return c.sendMessage(ctx, to, body, "")
+}
+
+func (c *Client) sendMessage(ctx context.Context, to, body, statusCallback string) (Message, error) {
 	if err := ValidNumber(to); err != nil {
 		return Message{}, fmt.Errorf("sms: send: %w", err)
 	}
@@ -184,8 +196,8 @@ func (c *Client) SendMessage(ctx context.Context, to, body string) (Message, err
 	} else {
 		params.SetFrom(c.cfg.From)
 	}
-	if c.cfg.StatusCallbackURL != "" {
-		params.SetStatusCallback(c.cfg.StatusCallbackURL)
+	if statusCallback != "" {
+		params.SetStatusCallback(statusCallback)
 	}
 
 	if c.timeout > 0 {

@@ -86,45 +86,9 @@ func (c *Client) ParseStatusCallback(r *http.Request, publicURL string) (Status,
 	if publicURL == "" {
 		return Status{}, errors.New("sms: status callback: no public URL to check the signature against")
 	}
-	if r.Method != http.MethodPost {
-		return Status{}, fmt.Errorf("sms: status callback: %w: method %s, want POST", ErrInvalidCallback, r.Method)
-	}
-	sig := r.Header.Get("X-Twilio-Signature")
-	if sig == "" {
-		return Status{}, fmt.Errorf("sms: status callback: %w: no X-Twilio-Signature header", ErrSignature)
-	}
-
-	var form url.Values
-	if r.Body != nil && r.Body != http.NoBody {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxCallbackBytes+1))
-		r.Body.Close()
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err != nil {
-			return Status{}, fmt.Errorf("sms: status callback: %w: read body: %w", ErrInvalidCallback, err)
-		}
-		if len(body) > maxCallbackBytes {
-			return Status{}, fmt.Errorf("sms: status callback: %w: body over %d bytes", ErrInvalidCallback, maxCallbackBytes)
-		}
-		if form, err = url.ParseQuery(string(body)); err != nil {
-			return Status{}, fmt.Errorf("sms: status callback: %w: %w", ErrInvalidCallback, err)
-		}
-	}
-	if len(form) == 0 && r.PostForm != nil { // a middleware already parsed the body
-		form = r.PostForm
-	}
-
-	// Twilio signs each parameter once; a repeated one would let a forger
-	// show the validator one value and the reader another.
-	params := make(map[string]string, len(form))
-	for k, v := range form {
-		if len(v) != 1 {
-			return Status{}, fmt.Errorf("sms: status callback: %w: parameter %q repeated", ErrSignature, k)
-		}
-		params[k] = v[0]
-	}
-	rv := client.NewRequestValidator(c.cfg.AuthToken)
-	if !rv.Validate(publicURL, params, sig) {
-		return Status{}, fmt.Errorf("sms: status callback: %w: does not match %s and the posted parameters", ErrSignature, publicURL)
+	form, err := c.verifiedForm(r, publicURL, ErrInvalidCallback)
+	if err != nil {
+		return Status{}, fmt.Errorf("sms: status callback: %w", err)
 	}
 
 	st := Status{
@@ -175,4 +139,53 @@ func Sign(authToken, rawURL string, params url.Values) string {
 	mac := hmac.New(sha1.New, []byte(authToken))
 	mac.Write([]byte(b.String()))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// verifiedForm reads the form of a POST Twilio signed with this account's
+// auth token for publicURL, the exact URL Twilio called. A missing or
+// wrong signature matches ErrSignature; anything else malformed matches
+// invalid. r.Body is restored. Status callbacks and inbound messages are
+// verified alike.
+func (c *Client) verifiedForm(r *http.Request, publicURL string, invalid error) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("%w: method %s, want POST", invalid, r.Method)
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" {
+		return nil, fmt.Errorf("%w: no X-Twilio-Signature header", ErrSignature)
+	}
+
+	var form url.Values
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxCallbackBytes+1))
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("%w: read body: %w", invalid, err)
+		}
+		if len(body) > maxCallbackBytes {
+			return nil, fmt.Errorf("%w: body over %d bytes", invalid, maxCallbackBytes)
+		}
+		if form, err = url.ParseQuery(string(body)); err != nil {
+			return nil, fmt.Errorf("%w: %w", invalid, err)
+		}
+	}
+	if len(form) == 0 && r.PostForm != nil { // a middleware already parsed the body
+		form = r.PostForm
+	}
+
+	// Twilio signs each parameter once; a repeated one would let a forger
+	// show the validator one value and the reader another.
+	params := make(map[string]string, len(form))
+	for k, v := range form {
+		if len(v) != 1 {
+			return nil, fmt.Errorf("%w: parameter %q repeated", ErrSignature, k)
+		}
+		params[k] = v[0]
+	}
+	rv := client.NewRequestValidator(c.cfg.AuthToken)
+	if !rv.Validate(publicURL, params, sig) {
+		return nil, fmt.Errorf("%w: does not match %s and the posted parameters", ErrSignature, publicURL)
+	}
+	return form, nil
 }
