@@ -79,7 +79,11 @@ func TestFanoutPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			fos, _ = s.Fanouts(ctx, in.ID)
-			if len(fos) != 2 || fos[1].Event != herald.EventIncidentResolved {
+			events := map[herald.SubscriberEvent]bool{}
+			for _, f := range fos {
+				events[f.Event] = true
+			}
+			if len(fos) != 2 || !events[herald.EventIncidentCreated] || !events[herald.EventIncidentResolved] {
 				t.Errorf("fan-outs after the resolution: %+v", fos)
 			}
 		})
