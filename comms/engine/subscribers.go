@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/kredete/herald"
@@ -27,6 +28,9 @@ func (e *Engine) subscriberMessage(ctx context.Context, m comms.Message) (comms.
 	}
 	d := m.Delivery
 	sub, err := st.SubscriberByID(ctx, d.SubscriberID)
+	if errors.Is(err, herald.ErrNotFound) {
+		return m, "the subscriber was removed", nil
+	}
 	if err != nil {
 		return m, "", err
 	}
