@@ -168,7 +168,8 @@ func New(d Deps) http.Handler {
 	if d.Subscriptions != nil {
 		r.Get("/subscribe", s.htmlErrors(s.subscribePage))
 		r.Post("/subscribe", s.htmlErrors(s.subscribe))
-		r.Get("/subscriptions/confirm", s.htmlErrors(s.confirmSubscription))
+		r.Get("/subscriptions/confirm", s.htmlErrors(s.confirmPage))
+		r.Post("/subscriptions/confirm", s.htmlErrors(s.confirmSubscription))
 		r.Get("/subscriptions/manage", s.htmlErrors(s.manageSubscription))
 		r.Post("/subscriptions/manage", s.htmlErrors(s.updateSubscription))
 		r.Get("/subscriptions/unsubscribe", s.htmlErrors(s.unsubscribePage))

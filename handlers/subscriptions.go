@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -303,6 +304,28 @@ func (s *Server) linkError(w http.ResponseWriter, r *http.Request, err error) er
 }
 
 // confirmSubscription is GET /subscriptions/confirm?token=.
+// confirmPage is GET /subscriptions/confirm?token=: the mail's link shows a
+// Confirm button; only its POST confirms (mail scanners follow links).
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) error {
+	token := r.URL.Query().Get("token")
+	sub, err := s.subscriptions.SubscriberByToken(r.Context(), token)
+	if err != nil || herald.IsSubscriberLinkToken(token) {
+		if err == nil {
+			err = fmt.Errorf("a manage link does not confirm: %w", herald.ErrNotFound)
+		}
+		return s.linkError(w, r, err)
+	}
+	switch {
+	case sub.State == herald.SubscriberConfirmed:
+		return s.confirmSubscription(w, r) // already: the same page a confirmation shows
+	case sub.State != herald.SubscriberPending, sub.ConfirmExpiresAt == nil || !s.now().Before(*sub.ConfirmExpiresAt):
+		return s.linkError(w, r, herald.ErrSubscriptionExpired)
+	}
+	s.render(w, r, components.ConfirmSubscription(components.UnsubscribeView{Site: s.site, Token: token}))
+	return nil
+}
+
+// confirmSubscription is POST /subscriptions/confirm?token=.
 func (s *Server) confirmSubscription(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
 	sub, err := s.subscriptions.ConfirmSubscriber(r.Context(), token)

@@ -141,8 +141,17 @@ func TestSubscriptionFlow(t *testing.T) {
 				t.Fatalf("before confirming: %+v, %v", sub, err)
 			}
 
-			// Confirm.
-			r = e.getOK("/subscriptions/confirm?token=" + token)
+			// The link shows a Confirm button: a GET confirms nothing, since
+			// mail scanners follow links.
+			queryOne(t, parseHTML(t, e.getOK("/subscriptions/confirm?token="+token).Body), `[data-testid=confirm-submit]`)
+			if sub, _ := e.store.SubscriberByToken(ctx, token); sub.State != herald.SubscriberPending {
+				t.Fatalf("a GET of the confirmation link confirmed: %s", sub.State)
+			}
+			// Confirm with the button.
+			r = e.postForm("/subscriptions/confirm?token="+token, "192.0.2.10", url.Values{})
+			if r.Code != http.StatusOK {
+				t.Fatalf("POST confirm = %d: %s", r.Code, r.Body)
+			}
 			doc := parseHTML(t, r.Body)
 			queryOne(t, doc, `[data-testid=confirmed]`)
 			queryOne(t, doc, `a[data-testid=manage-link]`)
@@ -289,7 +298,9 @@ func TestSubscribeNoEnumeration(t *testing.T) {
 			e := subscriptionEnv(t, d, rec)
 			known := url.Values{"email": {"known@example.com"}, "scope": {"all"}}
 			e.postForm("/subscribe", "192.0.2.1", known)
-			e.getOK("/subscriptions/confirm?token=" + confirmToken(t, rec.all()[0]))
+			if r := e.postForm("/subscriptions/confirm?token="+confirmToken(t, rec.all()[0]), "192.0.2.10", url.Values{}); r.Code != http.StatusOK {
+				t.Fatalf("confirm = %d", r.Code)
+			}
 
 			again := e.postForm("/subscribe", "192.0.2.2", known)
 			fresh := e.postForm("/subscribe", "192.0.2.3", url.Values{"email": {"unknown@example.com"}, "scope": {"all"}})

@@ -53,7 +53,12 @@ func TestWebhookSubscriptionFlow(t *testing.T) {
 				t.Errorf("headers: %v", mails[0].Headers)
 			}
 
-			doc := parseHTML(t, e.getOK("/subscriptions/confirm?token="+token).Body)
+			queryOne(t, parseHTML(t, e.getOK("/subscriptions/confirm?token="+token).Body), `[data-testid=confirm-submit]`)
+			cr := e.postForm("/subscriptions/confirm?token="+token, "192.0.2.30", url.Values{})
+			if cr.Code != http.StatusOK {
+				t.Fatalf("POST confirm = %d: %s", cr.Code, cr.Body)
+			}
+			doc := parseHTML(t, cr.Body)
 			if msg := text(queryOne(t, doc, `[data-testid=confirmed]`)); !strings.Contains(msg, "X-Herald-Signature") || strings.Contains(msg, sub.WebhookSecret) {
 				t.Errorf("confirmation page: %q", msg)
 			}

@@ -18,7 +18,7 @@ const (
 	selectFanout     = `SELECT incident_id, update_id, channel, event, cursor, queued, state FROM fanouts WHERE id = $1`
 	advanceFanout    = `UPDATE fanouts SET cursor = $2, queued = queued + $3, updated_at = $4 WHERE id = $1 AND cursor = $5`
 	finishFanout     = `UPDATE fanouts SET state = 'done', done_at = $2, updated_at = $2 WHERE id = $1`
-	anyConfirmed     = `SELECT COUNT(*) FROM subscribers WHERE channel = $1 AND state = 'confirmed'`
+	anyConfirmed     = `SELECT COUNT(*) FROM (SELECT 1 FROM subscribers WHERE channel = $1 AND state = 'confirmed' LIMIT 1) AS any`
 	selectSubscriber = `SELECT ` + subscriberColumns + ` FROM subscribers WHERE id = $1`
 )
 
@@ -183,7 +183,14 @@ func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, erro
 					ids = append(ids, did)
 				}
 			}
-			if err := s.enqueueIn(ctx, tx, ids, subscriberQueue); err != nil {
+			// In the subscribers' queue, fan-out jobs (priority 1) go
+			// first, then texts, then mails: a long email fan-out never
+			// holds up the next update's fan-out or its SMS.
+			priority := 3
+			if f.Channel == herald.SubscriberSMS {
+				priority = 2
+			}
+			if err := s.enqueueIn(ctx, tx, ids, subscriberQueue, priority); err != nil {
 				return err
 			}
 		}

@@ -220,11 +220,12 @@ func (s *Store) queueCurrent(ctx context.Context) (bool, error) {
 
 // enqueue inserts the jobs for newly written deliveries inside tx.
 func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ids []string) error {
-	return s.enqueueIn(ctx, tx, ids, deliveryQueue)
+	return s.enqueueIn(ctx, tx, ids, deliveryQueue, 0)
 }
 
-// enqueueIn inserts delivery jobs into a queue inside tx.
-func (s *Store) enqueueIn(ctx context.Context, tx *sql.Tx, ids []string, queue string) error {
+// enqueueIn inserts delivery jobs into a queue inside tx, at a River
+// priority (1, the default when 0, goes first; 4 last).
+func (s *Store) enqueueIn(ctx context.Context, tx *sql.Tx, ids []string, queue string, priority int) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -234,7 +235,7 @@ func (s *Store) enqueueIn(ctx context.Context, tx *sql.Tx, ids []string, queue s
 	}
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: deliveryArgs{DeliveryID: id}, InsertOpts: &river.InsertOpts{Queue: queue}}
+		params[i] = river.InsertManyParams{Args: deliveryArgs{DeliveryID: id}, InsertOpts: &river.InsertOpts{Queue: queue, Priority: priority}}
 	}
 	if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("store: enqueue deliveries: %w", err)

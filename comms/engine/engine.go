@@ -148,11 +148,16 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return nil
 	}
 	log := e.log.With("delivery_id", d.ID, "incident_id", d.IncidentID, "channel", d.Channel, "kind", d.Kind)
-	// Order within a thread and to one person: wait for earlier ones.
-	if earlier, err := e.waitForEarlier(ctx, d); err != nil {
-		return err
-	} else if earlier {
-		return &herald.RetryLater{After: orderWait, Err: errors.New("waiting for an earlier delivery to the same place")}
+	// Order within a thread and to one person: wait for earlier ones. A
+	// subscriber delivery does not: its queue is first in, first out, and
+	// the check would read every earlier delivery of a fan-out (a hundred
+	// thousand rows) for each subscriber.
+	if d.Kind != herald.KindSubscriber {
+		if earlier, err := e.waitForEarlier(ctx, d); err != nil {
+			return err
+		} else if earlier {
+			return &herald.RetryLater{After: orderWait, Err: errors.New("waiting for an earlier delivery to the same place")}
+		}
 	}
 	msg, skip, err := e.message(ctx, d)
 	if err != nil {

@@ -33,15 +33,12 @@ func BenchmarkFanout(b *testing.B) {
 				e := newEnv(b, dialect, envOptions{})
 				e.st.EnableFanout(true)
 				began := time.Now()
-				for i := range n {
-					res, err := e.st.Subscribe(e.ctx, herald.SubscriptionRequest{Channel: herald.SubscriberEmail,
-						Address: fmt.Sprintf("client%06d@clients.example", i), AllComponents: true}, e.clock.Now())
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := e.st.ConfirmSubscriber(e.ctx, res.Token); err != nil {
-						b.Fatal(err)
-					}
+				rows := make([]herald.CSVSubscriber, n)
+				for i := range rows {
+					rows[i] = herald.CSVSubscriber{Channel: "email", Address: fmt.Sprintf("client%06d@clients.example", i)}
+				}
+				if res, err := e.st.ImportSubscribers(e.ctx, rows, "bench"); err != nil || res.Imported != n {
+					b.Fatalf("import: %+v, %v", res, err)
 				}
 				b.Logf("%s: %d subscribers seeded in %s", dialect, n, time.Since(began).Round(time.Millisecond))
 				q, err := e.st.StartQueue(e.ctx, e.engine(e.st, nil).Deliver, store.QueueOptions{PollInterval: 50 * time.Millisecond,
