@@ -18,7 +18,7 @@ const (
 	selectFanout     = `SELECT incident_id, update_id, channel, event, cursor, queued, state FROM fanouts WHERE id = $1`
 	advanceFanout    = `UPDATE fanouts SET cursor = $2, queued = queued + $3, updated_at = $4 WHERE id = $1 AND cursor = $5`
 	finishFanout     = `UPDATE fanouts SET state = 'done', done_at = $2, updated_at = $2 WHERE id = $1`
-	anyConfirmed     = `SELECT COUNT(*) FROM (SELECT 1 FROM subscribers WHERE channel = $1 AND state = 'confirmed' LIMIT 1) AS any`
+	anyConfirmed     = `SELECT COUNT(*) FROM (SELECT 1 FROM subscribers WHERE channel = $1 AND state = 'confirmed' LIMIT 1) AS first`
 	selectSubscriber = `SELECT ` + subscriberColumns + ` FROM subscribers WHERE id = $1`
 )
 
