@@ -9,6 +9,46 @@ import (
 	"github.com/kredete/herald"
 )
 
+// ActionTick reports late failover steps and tells people an action waits
+// on them, once each, and returns when the next step's window ends (zero
+// when none).
+func (e *Engine) ActionTick(ctx context.Context) (time.Time, error) {
+	next, err := e.lateSteps(ctx, e.now())
+	if err != nil {
+		return time.Time{}, err
+	}
+	return next, e.notifyPending(ctx)
+}
+
+// runActions keeps ActionTick going until ctx ends: at the next window's
+// end, on a change, and every minute as a safety net.
+func (e *Engine) runActions(ctx context.Context, wake <-chan struct{}) {
+	for {
+		next, err := e.ActionTick(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Error("failover action watch failed", "error", err.Error())
+		}
+		d := time.Minute
+		if err != nil {
+			d = 5 * time.Second
+		} else if !next.IsZero() {
+			d = min(d, max(next.Sub(e.now()), 0))
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-wake:
+			t.Stop()
+		}
+	}
+}
+
 // actionWatch is what the engine needs to report late failover steps; the
 // store offers it.
 type actionWatch interface {

@@ -271,16 +271,16 @@ func TestLateFailoverStep(t *testing.T) {
 					var wg sync.WaitGroup
 					errs := make([]error, 2)
 					for i, eng := range []*engine.Engine{e1, e2} {
-						wg.Go(func() { _, errs[i] = eng.Tick(e.ctx) })
+						wg.Go(func() { _, errs[i] = eng.ActionTick(e.ctx) })
 					}
 					wg.Wait()
 					if err := errors.Join(errs...); err != nil {
 						t.Fatalf("Tick: %v", err)
 					}
 				}
-				next, err := e1.Tick(e.ctx)
+				next, err := e1.ActionTick(e.ctx)
 				if err != nil {
-					t.Fatalf("Tick: %v", err)
+					t.Fatalf("ActionTick: %v", err)
 				}
 				if st.next > 0 && !next.Equal(t0.Add(st.next)) {
 					t.Errorf("next wake %s; want %s", next.Format("15:04:05"), t0.Add(st.next).Format("15:04:05"))

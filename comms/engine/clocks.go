@@ -16,6 +16,15 @@ import (
 // sleeps until the next step is due or the history changes; it never
 // polls on a fixed tick.
 func (e *Engine) Run(ctx context.Context) error {
+	// The failover actions' watch runs beside the clocks, so its reads
+	// never delay a reminder that falls due.
+	actionsWake := make(chan struct{}, 1)
+	actionsDone := make(chan struct{})
+	go func() {
+		defer close(actionsDone)
+		e.runActions(ctx, actionsWake)
+	}()
+	defer func() { <-actionsDone }()
 	reason := "start"
 	for {
 		began := time.Now()
@@ -44,6 +53,10 @@ func (e *Engine) Run(ctx context.Context) error {
 			reason = "due"
 		case <-e.o.Changes:
 			reason = "change"
+			select {
+			case actionsWake <- struct{}{}:
+			default:
+			}
 		}
 		if t != nil {
 			t.Stop()
@@ -145,16 +158,6 @@ func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
 	}
 	if failed != nil {
 		return time.Time{}, failed
-	}
-	lateNext, err := e.lateSteps(ctx, now)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if err := e.notifyPending(ctx); err != nil {
-		return time.Time{}, err
-	}
-	if !lateNext.IsZero() && (next.IsZero() || lateNext.Before(next)) {
-		next = lateNext
 	}
 	return next, nil
 }
