@@ -821,18 +821,27 @@ func (s *sev1) checkDeliveries(ds []herald.Delivery, told []herald.Communication
 		t.Errorf("no regulator reminder was sent before the call at plan minute 215")
 	}
 
-	// The engine kept up: each reminder was queued within the plan's grace
-	// of its time, and each holding update recorded within it.
+	// The engine kept up, in the plan's own terms: a reminder "before due"
+	// was queued before the obligation fell due, and every reminder within
+	// a plan minute of its time (the plan speaks in minutes). How late each
+	// one was, to the millisecond, is the timing table above: a measure, not
+	// a pass mark, since this machine's other work (the rest of the test
+	// suite runs beside this test) moves it by tens of milliseconds.
 	for _, d := range ds {
 		if d.Kind != herald.KindReminder {
 			continue
 		}
 		at, kind, ok := s.reminderAt(d)
-		a, _ := s.orig.AudienceByKey(d.Audience)
-		if ok && d.CreatedAt.Sub(at) > planGrace(a.Cadence.Interval) {
-			t.Errorf("%s %s reminder queued %s after its time (%.1f plan seconds), more than the plan's grace %s",
-				d.Audience, kind, d.CreatedAt.Sub(at).Round(time.Millisecond), planMinutes(d.CreatedAt.Sub(at))*60,
-				planGrace(a.Cadence.Interval))
+		if !ok {
+			continue
+		}
+		if kind == string(herald.RemindBefore) && d.DueAt != nil && !d.CreatedAt.Before(*d.DueAt) {
+			t.Errorf("%s reminder before due was queued at or after the due time (%s late)", d.Audience,
+				d.CreatedAt.Sub(*d.DueAt).Round(time.Millisecond))
+		}
+		if late := d.CreatedAt.Sub(at); late > scaled(time.Minute) {
+			t.Errorf("%s %s reminder queued %.1f plan minutes after its time; the plan counts in minutes", d.Audience,
+				kind, planMinutes(late))
 		}
 	}
 }
