@@ -140,6 +140,20 @@ var DefaultTemplates = []Template{
 	{Resolved, "This incident has been resolved. {components} are operating normally. We apologise for the disruption."},
 }
 
+// TemplateBody is the text of the template for a status among templates
+// (DefaultTemplates when there are none); "" when none is given for it.
+func TemplateBody(templates []Template, st Status) string {
+	if len(templates) == 0 {
+		templates = DefaultTemplates
+	}
+	for _, t := range templates {
+		if t.Status == st {
+			return t.Body
+		}
+	}
+	return ""
+}
+
 // Fill replaces {components}, {title} and {next_update} in a template.
 func Fill(body, title, components, nextUpdate string) string {
 	if components == "" {

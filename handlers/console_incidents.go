@@ -211,14 +211,7 @@ func formErrors(err error) map[string]string {
 	return errorFields(err)
 }
 
-func (s *Server) template(st herald.Status) string {
-	for _, t := range s.templates {
-		if t.Status == st {
-			return t.Body
-		}
-	}
-	return ""
-}
+func (s *Server) template(st herald.Status) string { return herald.TemplateBody(s.templates, st) }
 
 func (s *Server) nextUpdateText(now time.Time) string {
 	if pub, ok := s.plan.PublicAudience(); ok && pub.Cadence.Interval > 0 {

@@ -247,10 +247,7 @@ func (s *Server) sendSubscriptionMail(ctx context.Context, to string, res herald
 	if err := components.SubscriptionMail(mv).Render(ctx, &html); err != nil {
 		return err
 	}
-	scope := "all components"
-	if len(names) > 0 {
-		scope = strings.Join(names, ", ")
-	}
+	scope := componentScope(names)
 	var subject, text string
 	if mv.Manage {
 		subject = "Your " + s.plan.Page.Name + " status subscription"
@@ -430,4 +427,12 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 		"one_click", r.PostFormValue("List-Unsubscribe") == "One-Click", "request_id", requestID(r.Context()))
 	s.render(w, r, components.Unsubscribe(components.UnsubscribeView{Site: s.site, Token: token, Done: true}))
 	return nil
+}
+
+// componentScope names what a subscription covers in its mails.
+func componentScope(names []string) string {
+	if len(names) == 0 {
+		return "all components"
+	}
+	return strings.Join(names, ", ")
 }

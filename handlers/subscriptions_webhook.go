@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/components"
@@ -58,10 +57,7 @@ func (s *Server) sendWebhookMail(ctx context.Context, res herald.SubscribeResult
 	if err := components.WebhookSubscriptionMail(mv).Render(ctx, &html); err != nil {
 		return err
 	}
-	scope := "all components"
-	if len(names) > 0 {
-		scope = strings.Join(names, ", ")
-	}
+	scope := componentScope(names)
 	var subject, text string
 	if mv.Manage {
 		subject = "Your " + s.plan.Page.Name + " status webhook"

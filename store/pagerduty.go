@@ -314,7 +314,7 @@ func (s *Store) pagerDutyTrigger(ctx context.Context, tx *sql.Tx, ev herald.Page
 	if r := []rune(title); len(r) > herald.MaxNameLen {
 		title = string(r[:herald.MaxNameLen])
 	}
-	body := herald.Fill(templateText(s.plan, herald.Investigating), title, strings.Join(names, ", "), "")
+	body := herald.Fill(herald.TemplateBody(s.plan.Templates, herald.Investigating), title, strings.Join(names, ", "), "")
 	body = strings.TrimSpace(strings.TrimSuffix(body, "Next update by ."))
 	d := herald.Declaration{Name: title, Impact: impact, Body: body, Components: targets}
 	in, err := s.declareTx(ctx, tx, d, PagerDutyActor, func(tx *sql.Tx, in *herald.Incident, now time.Time) error {
@@ -368,25 +368,12 @@ func orName(name, id string) string {
 	return id
 }
 
-func templateText(p *herald.Plan, st herald.Status) string {
-	ts := p.Templates
-	if len(ts) == 0 {
-		ts = herald.DefaultTemplates
-	}
-	for _, t := range ts {
-		if t.Status == st {
-			return t.Body
-		}
-	}
-	return ""
-}
-
 func (s *Store) templateBody(in herald.Incident, st herald.Status, comps map[string]herald.Component) string {
 	var names []string
 	for _, id := range in.ComponentIDs {
 		names = append(names, comps[id].Name)
 	}
-	body := herald.Fill(templateText(s.plan, st), in.Name, strings.Join(names, ", "), "")
+	body := herald.Fill(herald.TemplateBody(s.plan.Templates, st), in.Name, strings.Join(names, ", "), "")
 	if body == "" {
 		body = "This incident has been resolved."
 	}
