@@ -37,7 +37,7 @@ func ParseSubscriberLinkToken(key []byte, token string) (string, bool) {
 	if !ok || id == "" || len(id) > 64 {
 		return "", false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(mac)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(mac)
 	if err != nil || !hmac.Equal(got, subscriberLinkMAC(key, id)) {
 		return "", false
 	}

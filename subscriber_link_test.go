@@ -38,3 +38,23 @@ func TestSubscriberLinkToken(t *testing.T) {
 		t.Error("a token parsed without a key")
 	}
 }
+
+// TestSubscriberLinkTokenIsCanonical: a MAC's last character carries
+// unused bits; a token differing only there is refused, so each
+// subscriber has exactly one valid link token.
+func TestSubscriberLinkTokenIsCanonical(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	for _, id := range []string{"a", "sub123", "zzzzzzzzzzzz", "x0x0x0"} {
+		tok := herald.SubscriberLinkToken(key, id)
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		for _, c := range alphabet {
+			other := tok[:len(tok)-1] + string(c)
+			if other == tok {
+				continue
+			}
+			if _, ok := herald.ParseSubscriberLinkToken(key, other); ok {
+				t.Errorf("%q (last character changed) parsed as valid", other)
+			}
+		}
+	}
+}
