@@ -39,6 +39,11 @@ const (
 	KindPageTrigger DeliveryKind = "page_trigger" // PagerDuty Events API v2: trigger (dedup_key = the incident's id)
 	KindPageResolve DeliveryKind = "page_resolve" // PagerDuty Events API v2: resolve
 	KindAutomation  DeliveryKind = "automation"   // a signed call to a failover action's automation endpoint
+
+	// KindSubscriberNotice tells a subscription's owner about the
+	// subscription itself (a webhook disabled after failing): it belongs
+	// to no incident.
+	KindSubscriberNotice DeliveryKind = "subscriber_notice"
 )
 
 // Delivery channels that are not audience channels: they carry Herald's
@@ -47,13 +52,16 @@ const (
 const (
 	ChannelPagerDuty  Channel = "pagerduty"
 	ChannelAutomation Channel = "automation"
+	// ChannelWebhook posts a status page notification to a webhook
+	// subscriber's URL.
+	ChannelWebhook Channel = "webhook"
 )
 
 // Delivery is one message to one recipient through one channel: the unit the
 // engine sends, retries and logs.
 type Delivery struct {
 	ID              string
-	IncidentID      string
+	IncidentID      string // "" for a delivery of no incident (a component's change, a notice to a subscriber)
 	CommunicationID string // the communication it carries, if any
 	Audience        string
 	Channel         Channel
@@ -70,7 +78,7 @@ type Delivery struct {
 	LastError       string
 	ObligationKey   string     // reminders: the obligation they are about
 	SubscriberID    string     // a subscriber delivery: whom it tells
-	UpdateID        string     // a subscriber delivery: the public update it tells
+	UpdateID        string     // a subscriber delivery: the public update it tells, or a ComponentChangeRef
 	DueAt           *time.Time // reminders: when that obligation was due
 	CreatedAt       time.Time
 	UpdatedAt       time.Time

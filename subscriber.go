@@ -58,6 +58,12 @@ const (
 	MaxSubscribesPerNetwork = 20
 )
 
+// SubscribeSMSGlobalKey is the rate-limit key of every sign-up by text
+// message, whatever the number or network: each sends a text that costs
+// money, so their number per SubscribeLimitWindow is capped as a whole
+// (HERALD_SMS_SIGNUPS_PER_HOUR), against SMS pumping.
+const SubscribeSMSGlobalKey = "sms-global"
+
 // MaxAddressLen bounds an address: RFC 5321's 254 for email; webhook URLs
 // get more room.
 const (
@@ -113,6 +119,20 @@ func (s Subscriber) Wants(in Incident) bool {
 			if id == mine {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// Follows reports whether the subscriber follows a component: all of
+// them, or that one among its choices.
+func (s Subscriber) Follows(componentID string) bool {
+	if s.AllComponents {
+		return true
+	}
+	for _, mine := range s.ComponentIDs {
+		if mine == componentID {
+			return true
 		}
 	}
 	return false
@@ -321,9 +341,50 @@ func NewWebhookSecret() string {
 	return "whsec_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// SubscribeAddressKey is the rate-limit key of one address.
+// SubscribeAddressKey is the rate-limit key of one address: its
+// SubscriberLimitKey, so the aliases of one mailbox share a limit.
 func SubscribeAddressKey(ch SubscriberChannel, address string) string {
-	return "subscribe:" + string(ch) + ":" + strings.ToLower(strings.TrimSpace(address))
+	return "subscribe:" + string(ch) + ":" + SubscriberLimitKey(ch, address)
+}
+
+// SubscriberLimitKey is the canonical form of an address under which the
+// per-address sign-up limit (MaxSubscribesPerAddress) counts requests, so
+// that aliases of one mailbox cannot each get their own confirmation mails.
+// It is only a limit key: the subscriber is stored under the address as
+// typed (NormalizeEmail's form), and two addresses with one key are still
+// two subscribers.
+//
+// For email, the address is trimmed and lower-cased and a "+tag" is
+// removed from the local part, whatever the domain ("Alice+News@Example.com"
+// counts as "alice@example.com"); a local part that starts with "+" is kept
+// whole. Dots are kept: most providers treat "a.lice" and "alice" as two
+// mailboxes. Only gmail.com and googlemail.com ignore them, so for those
+// the dots of the local part are removed and googlemail.com counts as
+// gmail.com ("A.Lice+x@googlemail.com" counts as "alice@gmail.com").
+//
+// Other channels' addresses (an E.164 number, a webhook URL) are only
+// trimmed and lower-cased. The function is pure: no lookups.
+func SubscriberLimitKey(ch SubscriberChannel, address string) string {
+	address = strings.ToLower(strings.TrimSpace(address))
+	if ch != SubscriberEmail {
+		return address
+	}
+	at := strings.LastIndexByte(address, '@')
+	if at <= 0 {
+		return address
+	}
+	local, domain := address[:at], address[at+1:]
+	if i := strings.IndexByte(local, '+'); i > 0 {
+		local = local[:i]
+	}
+	switch domain {
+	case "gmail.com", "googlemail.com":
+		if l := strings.ReplaceAll(local, ".", ""); l != "" {
+			local = l
+		}
+		domain = "gmail.com"
+	}
+	return local + "@" + domain
 }
 
 // SubscribeNetworkKey is the rate-limit key of a client's network: its

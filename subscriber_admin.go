@@ -30,6 +30,10 @@ const (
 	ImportUnsubscribed      = "unsubscribed earlier; only they can subscribe again"
 	ImportDisabled          = "a webhook disabled after repeated failures; left as it is"
 	ImportUnknownComponent  = "names a component that no longer exists"
+	// ImportWebhookRefused: an import stores no webhook, since its signing
+	// secret would reach nobody (the owner gets it in the confirmation mail
+	// of a sign-up, and in no other way).
+	ImportWebhookRefused = "webhook subscribers sign up on the status page, so that their owner receives the signing secret by email"
 )
 
 // SubscriberImport is what an import stored: how many subscribers it added

@@ -151,9 +151,10 @@ func (e *CSVFileError) Is(target error) bool { return target == ErrInvalid }
 //     the sign-up form;
 //   - webhook URLs must be absolute https URLs with a host and no user name,
 //     password or #fragment, at most 2048 characters; scheme and host are stored in
-//     lower case. Only the form is checked here: the import handler must still
-//     apply the SSRF check (private, loopback and link-local addresses
-//     refused) before storing, as sign-up from the public page does;
+//     lower case. Only the form is checked here, so that an export re-reads
+//     to the same rows: an import stores no webhook line (the console's import
+//     and the store refuse them with [ImportWebhookRefused]), since a webhook's
+//     signing secret reaches its owner only by signing up on the status page;
 //   - every component key must be one the caller knows; keys are stored
 //     sorted without repeats, and "all" (or an empty cell) is stored as nil;
 //   - the same channel and (normalised) address twice in one file: the later

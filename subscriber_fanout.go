@@ -2,6 +2,7 @@ package herald
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,7 +18,41 @@ const (
 	EventMaintenanceNew    SubscriberEvent = "maintenance_scheduled"
 	EventMaintenanceStart  SubscriberEvent = "maintenance_started"
 	EventMaintenanceUpdate SubscriberEvent = "maintenance_updated"
+	// EventComponentUpdated is a component's change of status, in an
+	// incident's update or on its own: webhooks only.
+	EventComponentUpdated SubscriberEvent = "component_updated"
 )
+
+// componentRefPrefix marks a fan-out (and its deliveries) telling a
+// component's change of status rather than an incident's update.
+const componentRefPrefix = "component/"
+
+// ComponentChangeRef names a component status change (its id in the
+// status history) where a fan-out names the update it tells.
+func ComponentChangeRef(changeID int64) string {
+	return componentRefPrefix + strconv.FormatInt(changeID, 10)
+}
+
+// ParseComponentChangeRef reads a ComponentChangeRef; ok is false for an
+// update's id.
+func ParseComponentChangeRef(ref string) (int64, bool) {
+	rest, found := strings.CutPrefix(ref, componentRefPrefix)
+	if !found {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// ComponentChangeNotice is one component's change of status as webhook
+// subscribers are told of it: Statuspage's component_update.
+type ComponentChangeNotice struct {
+	ChangeID    int64
+	ComponentID string
+	Old, New    ComponentStatus
+	At          time.Time
+	IncidentID  string // the incident whose update changed it; "" for a change on its own
+}
 
 // KindSubscriber is a delivery telling one status-page subscriber of a
 // public update; its text is rendered when it is sent.
@@ -55,6 +90,8 @@ func SubscriberEventOf(in Incident, up Update, first bool) (SubscriberEvent, boo
 // every public change.
 func SubscriberChannelsFor(ev SubscriberEvent) []SubscriberChannel {
 	switch ev {
+	case EventComponentUpdated:
+		return []SubscriberChannel{SubscriberWebhook}
 	case EventIncidentCreated, EventIncidentResolved, EventMaintenanceStart:
 		return []SubscriberChannel{SubscriberEmail, SubscriberSMS, SubscriberWebhook}
 	}
@@ -104,4 +141,27 @@ func RenderSubscriberText(page Page, in Incident, up Update) string {
 		name = string(r[:79]) + "…"
 	}
 	return fmt.Sprintf("%s: %s — %s. Reply STOP to unsubscribe.", page.Name, name, up.Status.Label())
+}
+
+// WebhookDisableAfter is how many notifications in a row, each given up
+// after its retries, disable a webhook subscription when the
+// configuration does not say.
+const WebhookDisableAfter = 3
+
+// RenderWebhookDisabledMail writes the mail telling a webhook's owner that
+// Herald stopped posting to it: which endpoint (its host only: the URL may
+// carry a token), why, and how to start again.
+func RenderWebhookDisabledMail(page Page, sub Subscriber, failures int, lastProblem, subscribeURL string) (subject, text string) {
+	subject = fmt.Sprintf("[%s] Webhook notifications stopped for %s", page.Name, EndpointHost(sub.Address))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s stopped sending status notifications to your webhook at %s: its last %d notifications failed, each after its retries.\n\n",
+		page.Name, EndpointHost(sub.Address), failures)
+	if lastProblem != "" {
+		fmt.Fprintf(&b, "The last problem: %s\n\n", lastProblem)
+	}
+	b.WriteString("An endpoint must answer each notification with a 2xx status within 30 seconds; a redirect counts as a failure.\n")
+	if subscribeURL != "" {
+		fmt.Fprintf(&b, "Once it does, subscribe it again (you will receive a new signing secret): %s\n", subscribeURL)
+	}
+	return subject, b.String()
 }

@@ -177,3 +177,50 @@ func TestSubscribeNetworkKey(t *testing.T) {
 		t.Error("address key depends on case")
 	}
 }
+
+func TestSubscriberLimitKey(t *testing.T) {
+	tests := []struct {
+		ch       herald.SubscriberChannel
+		in, want string
+	}{
+		{herald.SubscriberEmail, "alice@example.com", "alice@example.com"},
+		{herald.SubscriberEmail, " Alice@Example.COM ", "alice@example.com"},
+		// A +tag is removed for every domain.
+		{herald.SubscriberEmail, "alice+1@example.com", "alice@example.com"},
+		{herald.SubscriberEmail, "Alice+News+2@Example.com", "alice@example.com"},
+		{herald.SubscriberEmail, "alice+@example.com", "alice@example.com"},
+		{herald.SubscriberEmail, "alice+1@fastmail.fm", "alice@fastmail.fm"},
+		// A local part that is all tag is kept, not emptied.
+		{herald.SubscriberEmail, "+alice@example.com", "+alice@example.com"},
+		// Dots count everywhere but at Gmail.
+		{herald.SubscriberEmail, "a.lice@example.com", "a.lice@example.com"},
+		{herald.SubscriberEmail, "a.lice+x@outlook.com", "a.lice@outlook.com"},
+		{herald.SubscriberEmail, "a.lice@gmail.com.evil.example", "a.lice@gmail.com.evil.example"},
+		{herald.SubscriberEmail, "a.lice@mail.gmail.com", "a.lice@mail.gmail.com"},
+		{herald.SubscriberEmail, "a.lice@gmail.com", "alice@gmail.com"},
+		{herald.SubscriberEmail, "A.Li.Ce+status@GMail.com", "alice@gmail.com"},
+		{herald.SubscriberEmail, "a.lice@googlemail.com", "alice@gmail.com"},
+		{herald.SubscriberEmail, "alice+1@googlemail.com", "alice@gmail.com"},
+		// Not an address (the limit key of a refused form): left alone.
+		{herald.SubscriberEmail, "Alice+1", "alice+1"},
+		{herald.SubscriberEmail, "@example.com", "@example.com"},
+		// Other channels: trimmed and lower-cased only.
+		{herald.SubscriberSMS, " +447700900123 ", "+447700900123"},
+		{herald.SubscriberWebhook, "https://Hooks.example.com/a+b/c.d", "https://hooks.example.com/a+b/c.d"},
+	}
+	for _, tt := range tests {
+		if got := herald.SubscriberLimitKey(tt.ch, tt.in); got != tt.want {
+			t.Errorf("SubscriberLimitKey(%s, %q) = %q; want %q", tt.ch, tt.in, got, tt.want)
+		}
+	}
+	// The rate-limit key is built on it.
+	if herald.SubscribeAddressKey(herald.SubscriberEmail, "alice+1@example.com") != herald.SubscribeAddressKey(herald.SubscriberEmail, "Alice+2@example.com") {
+		t.Error("SubscribeAddressKey: +tag aliases have different keys")
+	}
+	if herald.SubscribeAddressKey(herald.SubscriberEmail, "a.lice@example.com") == herald.SubscribeAddressKey(herald.SubscriberEmail, "alice@example.com") {
+		t.Error("SubscribeAddressKey: dots dropped outside Gmail")
+	}
+	if herald.SubscribeAddressKey(herald.SubscriberSMS, "alice@example.com") == herald.SubscribeAddressKey(herald.SubscriberEmail, "alice@example.com") {
+		t.Error("SubscribeAddressKey: channels share keys")
+	}
+}

@@ -70,6 +70,9 @@ type Message struct {
 	// Headers are extra header fields an email carries: a subscriber mail's
 	// List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
 	Headers map[string]string
+	// Secret signs a webhook subscriber's notification (its body is
+	// Delivery.Body). It is never logged.
+	Secret string
 }
 
 // Channel sends deliveries through one vendor. Each adapter package
@@ -126,4 +129,28 @@ func Redacted(secret string) string {
 		return `""`
 	}
 	return "[redacted]"
+}
+
+// WebhookNotice is what one webhook subscriber's notification tells: an
+// incident's (or a maintenance's) update, or a component's change of
+// status, with what the page shows now.
+type WebhookNotice struct {
+	// Incident is the incident as it is after the update; nil for a
+	// component's change.
+	Incident *herald.Incident
+	// Change is the component's change of status; nil for an incident.
+	Change *herald.ComponentChangeNotice
+	// Components are every component as it is now.
+	Components []herald.Component
+	// Open are the open incidents and maintenances: with Components, the
+	// page's overall status.
+	Open []herald.Incident
+	// Unsubscribe is the subscriber's one-click unsubscribe link.
+	Unsubscribe string
+}
+
+// WebhookRenderer writes a webhook notification's body (comms/webhook's,
+// Statuspage's JSON).
+type WebhookRenderer interface {
+	Render(n WebhookNotice) ([]byte, error)
 }

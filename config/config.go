@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -71,9 +72,20 @@ type Config struct {
 	AutomationSecrets       []Secret // HERALD_AUTOMATION_SECRETS or _FILE: comma-separated; the first signs Herald's calls
 
 	// Status-page subscribers: how fast each process tells them.
-	SubscriberEmailRate float64 // HERALD_SUBSCRIBER_EMAIL_RATE: emails per second per process (default 50)
-	SubscriberSMSRate   float64 // HERALD_SUBSCRIBER_SMS_RATE: texts per second per process (default 10)
-	SubscriberWorkers   int     // HERALD_SUBSCRIBER_WORKERS: concurrent subscriber sends per process (default 10)
+	SubscriberEmailRate   float64 // HERALD_SUBSCRIBER_EMAIL_RATE: emails per second per process (default 50)
+	SubscriberSMSRate     float64 // HERALD_SUBSCRIBER_SMS_RATE: texts per second per process (default 10)
+	SubscriberWorkers     int     // HERALD_SUBSCRIBER_WORKERS: concurrent subscriber sends per process (default 10)
+	SubscriberWebhookRate float64 // HERALD_SUBSCRIBER_WEBHOOK_RATE: webhook calls per second per process (default 50)
+	// WebhookDisableAfter: notifications in a row, each given up after
+	// its retries, that disable a webhook subscription.
+	WebhookDisableAfter int // HERALD_WEBHOOK_DISABLE_AFTER (default 3)
+	// WebhookAllow lists networks webhook subscriptions may reach although
+	// they are not public (and where http is accepted): for tests and
+	// local receivers only. Empty in production.
+	WebhookAllow []netip.Prefix // HERALD_WEBHOOK_ALLOW: comma-separated CIDR prefixes, e.g. 127.0.0.1/32
+	// SMSSignupsPerHour caps the confirmation texts the sign-up form sends
+	// per hour, across every number, network and replica (SMS pumping).
+	SMSSignupsPerHour int // HERALD_SMS_SIGNUPS_PER_HOUR: default DefaultSMSSignupsPerHour; 0: no cap
 
 	// The delivery queue's timing.
 	QueueJobTimeout  time.Duration // HERALD_QUEUE_JOB_TIMEOUT: one delivery attempt's limit (default 60s)
@@ -85,6 +97,9 @@ const (
 	DefaultQueueJobTimeout  = time.Minute
 	DefaultQueueRescueAfter = 2 * time.Minute
 )
+
+// DefaultSMSSignupsPerHour is HERALD_SMS_SIGNUPS_PER_HOUR's default.
+const DefaultSMSSignupsPerHour = 200
 
 // DefaultDatabaseURL is an SQLite file in the working directory, so the first
 // start needs nothing installed.
@@ -201,11 +216,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if (c.TwilioAccountSID == "") != (c.TwilioAuthToken == "") || (c.TwilioAccountSID != "" && c.TwilioFrom == "") {
 		problems = append(problems, "HERALD_TWILIO_ACCOUNT_SID, HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FROM go together: set all three or none")
 	}
-	c.SubscriberEmailRate, c.SubscriberSMSRate, c.SubscriberWorkers = 50, 10, 10
+	c.SubscriberEmailRate, c.SubscriberSMSRate, c.SubscriberWebhookRate, c.SubscriberWorkers = 50, 10, 50, 10
 	for _, r := range []struct {
 		name string
 		dst  *float64
-	}{{"HERALD_SUBSCRIBER_EMAIL_RATE", &c.SubscriberEmailRate}, {"HERALD_SUBSCRIBER_SMS_RATE", &c.SubscriberSMSRate}} {
+	}{{"HERALD_SUBSCRIBER_EMAIL_RATE", &c.SubscriberEmailRate}, {"HERALD_SUBSCRIBER_SMS_RATE", &c.SubscriberSMSRate},
+		{"HERALD_SUBSCRIBER_WEBHOOK_RATE", &c.SubscriberWebhookRate}} {
 		if v := getenv(r.name); v != "" {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f <= 0 || f > 100000 {
@@ -215,12 +231,40 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			*r.dst = f
 		}
 	}
+	c.WebhookDisableAfter = 3
+	if v := getenv("HERALD_WEBHOOK_DISABLE_AFTER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			problems = append(problems, "HERALD_WEBHOOK_DISABLE_AFTER: want a whole number of notifications from 1 to 1000")
+		} else {
+			c.WebhookDisableAfter = n
+		}
+	}
+	if v := getenv("HERALD_WEBHOOK_ALLOW"); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(part))
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("HERALD_WEBHOOK_ALLOW: %q is not a CIDR prefix such as 127.0.0.1/32", strings.TrimSpace(part)))
+				continue
+			}
+			c.WebhookAllow = append(c.WebhookAllow, p.Masked())
+		}
+	}
 	if v := getenv("HERALD_SUBSCRIBER_WORKERS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			problems = append(problems, "HERALD_SUBSCRIBER_WORKERS: want a whole number from 1 to 1000")
 		} else {
 			c.SubscriberWorkers = n
+		}
+	}
+	c.SMSSignupsPerHour = DefaultSMSSignupsPerHour
+	if v := getenv("HERALD_SMS_SIGNUPS_PER_HOUR"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1_000_000 {
+			problems = append(problems, "HERALD_SMS_SIGNUPS_PER_HOUR: want a whole number from 0 (no cap) to 1000000")
+		} else {
+			c.SMSSignupsPerHour = n
 		}
 	}
 	c.QueueJobTimeout, c.QueueRescueAfter = DefaultQueueJobTimeout, DefaultQueueRescueAfter

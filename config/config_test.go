@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,10 +35,11 @@ func TestFromEnvDefaults(t *testing.T) {
 		PollInterval:        2 * time.Second,
 		Engine:              true,
 		SubscriberEmailRate: 50, SubscriberSMSRate: 10, SubscriberWorkers: 10,
+		SMSSignupsPerHour: 200, SubscriberWebhookRate: 50, WebhookDisableAfter: 3,
 		QueueJobTimeout:  time.Minute,
 		QueueRescueAfter: 2 * time.Minute,
 	}
-	if diff := cmp.Diff(want, c); diff != "" {
+	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 }
@@ -72,6 +74,10 @@ func TestFromEnv(t *testing.T) {
 		"HERALD_SUBSCRIBER_EMAIL_RATE":     "120.5",
 		"HERALD_SUBSCRIBER_SMS_RATE":       "3",
 		"HERALD_SUBSCRIBER_WORKERS":        "40",
+		"HERALD_SMS_SIGNUPS_PER_HOUR":      "50",
+		"HERALD_SUBSCRIBER_WEBHOOK_RATE":   "20",
+		"HERALD_WEBHOOK_DISABLE_AFTER":     "5",
+		"HERALD_WEBHOOK_ALLOW":             "127.0.0.1/32, 10.1.2.3/8",
 	}))
 	if err != nil {
 		t.Fatalf("FromEnv: %v", err)
@@ -103,8 +109,11 @@ func TestFromEnv(t *testing.T) {
 		PagerDutyWebhookSecrets: []config.Secret{"old-webhook-secret-0001", "new-webhook-secret-0002"},
 		AutomationSecrets:       []config.Secret{"automation-secret-000001"},
 		SubscriberEmailRate:     120.5, SubscriberSMSRate: 3, SubscriberWorkers: 40,
+		SMSSignupsPerHour:     50,
+		SubscriberWebhookRate: 20, WebhookDisableAfter: 5,
+		WebhookAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")},
 	}
-	if diff := cmp.Diff(want, c); diff != "" {
+	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 }
@@ -165,6 +174,11 @@ func TestFromEnvRefuses(t *testing.T) {
 		{"email rate", map[string]string{"HERALD_SUBSCRIBER_EMAIL_RATE": "fast"}, []string{"HERALD_SUBSCRIBER_EMAIL_RATE", "per second"}, ""},
 		{"zero sms rate", map[string]string{"HERALD_SUBSCRIBER_SMS_RATE": "0"}, []string{"HERALD_SUBSCRIBER_SMS_RATE"}, ""},
 		{"subscriber workers", map[string]string{"HERALD_SUBSCRIBER_WORKERS": "0"}, []string{"HERALD_SUBSCRIBER_WORKERS", "1 to 1000"}, ""},
+		{"sms sign-ups per hour", map[string]string{"HERALD_SMS_SIGNUPS_PER_HOUR": "lots"}, []string{"HERALD_SMS_SIGNUPS_PER_HOUR", "0 (no cap)"}, ""},
+		{"negative sms sign-ups per hour", map[string]string{"HERALD_SMS_SIGNUPS_PER_HOUR": "-1"}, []string{"HERALD_SMS_SIGNUPS_PER_HOUR"}, ""},
+		{"webhook allow-list", map[string]string{"HERALD_WEBHOOK_ALLOW": "127.0.0.1"}, []string{"HERALD_WEBHOOK_ALLOW", `"127.0.0.1" is not a CIDR prefix`}, ""},
+		{"webhook disable after", map[string]string{"HERALD_WEBHOOK_DISABLE_AFTER": "0"}, []string{"HERALD_WEBHOOK_DISABLE_AFTER", "1 to 1000"}, ""},
+		{"webhook rate", map[string]string{"HERALD_SUBSCRIBER_WEBHOOK_RATE": "fast"}, []string{"HERALD_SUBSCRIBER_WEBHOOK_RATE"}, ""},
 		{"admin password without email", map[string]string{"HERALD_ADMIN_PASSWORD": "pa55word-nobody-sees"},
 			[]string{"HERALD_ADMIN_EMAIL", "HERALD_ADMIN_PASSWORD"}, "pa55word-nobody-sees"},
 		{"missing password file", map[string]string{"HERALD_ADMIN_EMAIL": "ops@kredete.com", "HERALD_ADMIN_PASSWORD_FILE": filepath.Join(dir, "pw")},

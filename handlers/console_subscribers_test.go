@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,8 +50,9 @@ func (b *browser) upload(content string) response {
 	return b.do(http.MethodPost, "/console/subscribers/import", bytes.NewReader(body), "Content-Type", ct)
 }
 
-// subscriberConsole is a console whose import applies the real SSRF check
-// of comms/webhook; tests give it IP literals only, so no DNS is asked.
+// forEachSubscriberConsole runs f on a console with the real SSRF check of
+// comms/webhook, so that refusing webhook lines does not depend on it
+// being absent; tests give it IP literals only, so no DNS is asked.
 func forEachSubscriberConsole(t *testing.T, f func(t *testing.T, c *console)) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -65,6 +67,22 @@ func (c *console) importRows(rows ...herald.CSVSubscriber) {
 	if _, err := c.store.ImportSubscribers(context.Background(), rows, "test"); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// signUpWebhook stores a confirmed webhook as the status page's sign-up
+// does (an import refuses webhooks).
+func (c *console) signUpWebhook(address, owner string) herald.Subscriber {
+	c.t.Helper()
+	res, err := c.store.Subscribe(context.Background(), herald.SubscriptionRequest{Channel: herald.SubscriberWebhook,
+		Address: address, OwnerEmail: owner, AllComponents: true}, c.clock.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	sub, err := c.store.ConfirmSubscriber(context.Background(), res.Token)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return sub
 }
 
 func listedAddresses(t testing.TB, doc *html.Node) []string {
@@ -86,8 +104,8 @@ func TestConsoleSubscribersPage(t *testing.T) {
 			herald.CSVSubscriber{Channel: "email", Address: "alice@example.com"},
 			herald.CSVSubscriber{Channel: "email", Address: "bob@corp.example", Components: []string{"api-platform"}},
 			herald.CSVSubscriber{Channel: "sms", Address: "+27215550123", Components: []string{"customer-portal"}},
-			herald.CSVSubscriber{Channel: "webhook", Address: "https://hooks.example.com/secret-path?token=abc", OwnerEmail: "o@example.com"},
 		)
+		c.signUpWebhook("https://hooks.example.com/secret-path?token=abc", "o@example.com")
 		if _, err := c.store.Subscribe(context.Background(), herald.SubscriptionRequest{Channel: herald.SubscriberEmail,
 			Address: "pending@example.com", AllComponents: true}, c.clock.Now()); err != nil {
 			t.Fatal(err)
@@ -268,8 +286,8 @@ func TestConsoleSubscriberImport(t *testing.T) {
 			"email,known@example.com,,",                                // 5
 			"webhook,https://127.0.0.1/hook,,dev@example.com",          // 6: loopback
 			"webhook,https://10.1.2.3:8443/hook,all,dev@example.com",   // 7: private
-			"webhook,https://203.0.113.9/status,,dev@example.com",      // 8: documentation range, not public
-			"webhook,https://93.184.215.14/status,all,dev@example.com", // 9: public
+			"webhook,http://93.184.215.14/status,,dev@example.com",     // 8: not https: the file's own reason
+			"webhook,https://93.184.215.14/status,all,dev@example.com", // 9: public, still refused
 			"email,new@example.com,,",                                  // 10: duplicate of 2
 			"email,other@example.com,billing,",                         // 11
 		}, "\n") + "\n"
@@ -279,7 +297,7 @@ func TestConsoleSubscriberImport(t *testing.T) {
 		}
 		doc := parseHTML(t, r.Body)
 		summary := text(queryOne(t, doc, `[data-testid="import-summary"]`))
-		if !strings.Contains(summary, "3 of 10 lines imported") || !strings.Contains(summary, "1 email, 1 SMS, 1 webhook") || !strings.Contains(summary, "7 refused") {
+		if !strings.Contains(summary, "2 of 10 lines imported") || !strings.Contains(summary, "(1 email, 1 SMS)") || !strings.Contains(summary, "8 refused") {
 			t.Errorf("summary %q", summary)
 		}
 		type refusal struct{ Line, Address, Reason string }
@@ -288,7 +306,7 @@ func TestConsoleSubscriberImport(t *testing.T) {
 			got = append(got, refusal{text(queryOne(t, tr, `[data-testid="refused-line-number"]`)),
 				text(queryOne(t, tr, `[data-testid="refused-address"]`)), text(queryOne(t, tr, `[data-testid="refused-reason"]`))})
 		}
-		wantLines := []string{"3", "5", "6", "7", "8", "10", "11"}
+		wantLines := []string{"3", "5", "6", "7", "8", "9", "10", "11"}
 		if len(got) != len(wantLines) {
 			t.Fatalf("refused %+v", got)
 		}
@@ -301,8 +319,11 @@ func TestConsoleSubscriberImport(t *testing.T) {
 		for _, g := range got {
 			reasons[g.Line] = g.Reason
 		}
-		for line, want := range map[string]string{"3": "not an email address", "5": "already subscribed", "6": "loopback",
-			"7": "webhook URL refused", "8": "webhook URL refused", "10": "duplicate of line 2", "11": `unknown component "billing"`} {
+		// Webhooks are refused, whatever their URL: their signing secret
+		// would reach nobody.
+		for line, want := range map[string]string{"3": "not an email address", "5": "already subscribed", "6": herald.ImportWebhookRefused,
+			"7": herald.ImportWebhookRefused, "8": "webhook URL must use https", "9": herald.ImportWebhookRefused,
+			"10": "duplicate of line 2", "11": `unknown component "billing"`} {
 			if !strings.Contains(reasons[line], want) {
 				t.Errorf("line %s: reason %q, want it to say %q", line, reasons[line], want)
 			}
@@ -323,7 +344,7 @@ func TestConsoleSubscriberImport(t *testing.T) {
 				t.Errorf("stored %+v", s)
 			}
 		}
-		if d := gocmp.Diff(sortedStrings([]string{"known@example.com", "new@example.com", "+27215550123", "https://93.184.215.14/status"}), sortedStrings(stored)); d != "" {
+		if d := gocmp.Diff(sortedStrings([]string{"known@example.com", "new@example.com", "+27215550123"}), sortedStrings(stored)); d != "" {
 			t.Errorf("stored (-want +got):\n%s", d)
 		}
 
@@ -364,11 +385,14 @@ func TestConsoleSubscriberExport(t *testing.T) {
 		in := "channel,address,components,owner_email\n" +
 			"email,a@example.com,all,\n" +
 			"email,'=cmd@example.com,api-platform;customer-portal,\n" +
-			"sms,+27215550123,credit-origination,\n" +
-			"webhook,https://93.184.215.14/status?token=x,all,dev@example.com\n"
+			"sms,+27215550123,credit-origination,\n"
 		if r := b.upload(in); r.Code != http.StatusOK {
 			t.Fatalf("import: %d", r.Code)
 		}
+		// A webhook signed up on the status page: exported with its owner,
+		// never its signing secret.
+		hook := c.signUpWebhook("https://93.184.215.14/status?token=x", "dev@example.com")
+		in += "webhook,https://93.184.215.14/status?token=x,all,dev@example.com\n"
 		r := b.get("/console/subscribers/export.csv")
 		if r.Code != http.StatusOK {
 			t.Fatalf("export: %d: %.300s", r.Code, r.Body)
@@ -378,6 +402,9 @@ func TestConsoleSubscriberExport(t *testing.T) {
 		}
 		if cd := r.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="subscribers-`) {
 			t.Errorf("Content-Disposition %q", cd)
+		}
+		if !strings.HasPrefix(hook.WebhookSecret, "whsec_") || strings.Contains(string(r.Body), hook.WebhookSecret) || strings.Contains(string(r.Body), "whsec_") {
+			t.Errorf("the export holds a webhook's signing secret:\n%s", r.Body)
 		}
 		known := map[string]bool{}
 		for k := range c.ids {
@@ -401,10 +428,15 @@ func TestConsoleSubscriberExport(t *testing.T) {
 		if d := gocmp.Diff(key(want), key(got)); d != "" {
 			t.Errorf("round trip (-imported +exported):\n%s", d)
 		}
-		// And importing the export again stores nothing new.
+		// And importing the export again stores nothing new: the webhook
+		// line is refused with the reason.
 		r = b.upload(string(r.Body))
-		if got := text(queryOne(t, parseHTML(t, r.Body), `[data-testid="import-summary"]`)); !strings.Contains(got, "0 of 4 lines imported") {
+		doc := parseHTML(t, r.Body)
+		if got := text(queryOne(t, doc, `[data-testid="import-summary"]`)); !strings.Contains(got, "0 of 4 lines imported") {
 			t.Errorf("re-import summary %q", got)
+		}
+		if reasons := texts(queryAll(t, doc, `[data-testid="refused-reason"]`)); !slices.Contains(reasons, herald.ImportWebhookRefused) {
+			t.Errorf("re-import reasons %q", reasons)
 		}
 	})
 }

@@ -65,6 +65,10 @@ type Deps struct {
 	// TwilioInbound verifies texts sent to Herald's number (STOP, START);
 	// nil when SMS is off.
 	TwilioInbound InboundSMS
+	// SMSSignupsPerHour (HERALD_SMS_SIGNUPS_PER_HOUR) caps the sign-ups by
+	// text message per hour across every number, network and replica:
+	// each sends a text that costs money. 0: no cap.
+	SMSSignupsPerHour int
 }
 
 // Server holds the handlers' dependencies.
@@ -81,6 +85,7 @@ type Server struct {
 	texter            Texter
 	urlChecker        URLChecker
 	twilioInbound     InboundSMS
+	smsSignupsPerHour int
 	log               *slog.Logger
 	plan              herald.Plan
 	templates         []herald.Template
@@ -104,7 +109,7 @@ func newServer(d Deps) *Server {
 		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus, pdWebhook: d.PagerDutyWebhook, pdEvents: d.PagerDutyEvents,
 		automationSecrets: d.AutomationSecrets, automation: d.Automation,
 		subscriptions: d.Subscriptions, mailer: d.Mailer, publicURL: d.PublicURL,
-		texter: d.Texter, urlChecker: d.URLChecker, twilioInbound: d.TwilioInbound}
+		texter: d.Texter, urlChecker: d.URLChecker, twilioInbound: d.TwilioInbound, smsSignupsPerHour: d.SMSSignupsPerHour}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -179,6 +179,15 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	if err := s.subscriptions.RecordSubscribeAttempt(ctx, addrKey); err != nil {
 		return err
 	}
+	if req.Channel == herald.SubscriberSMS {
+		// Before anything is stored or texted, and whatever the number.
+		if capped, err := s.smsSignupsCapped(ctx, since); err != nil || capped {
+			if err != nil {
+				return err
+			}
+			return s.smsSignupsPaused(w, r, v)
+		}
+	}
 	res, err := s.subscriptions.Subscribe(ctx, req, s.now())
 	if err != nil {
 		if errors.Is(err, herald.ErrInvalid) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/components"
@@ -25,7 +27,36 @@ const (
 	// textFailed says what may be wrong without saying whether the number
 	// is known (Twilio refuses a number that replied STOP until START).
 	textFailed = "We could not send the text message just now. If you replied STOP to our messages before, reply START first; otherwise please try again in a few minutes."
+	// smsSignupsFull is the answer over the global cap on sign-ups by
+	// text message (Deps.SMSSignupsPerHour): the same for every number.
+	smsSignupsFull = "Sign-ups by text message are paused: too many were requested in the last hour. Please try again later, or subscribe by email."
 )
+
+// smsSignupsCapped counts one more sign-up by text message against the
+// cap of Deps.SMSSignupsPerHour, shared by every replica through the
+// store, and reports whether this one is over it. The attempt is recorded
+// before counting, so replicas racing for the last places let fewer
+// through, never more. Without a cap nothing is recorded.
+func (s *Server) smsSignupsCapped(ctx context.Context, since time.Time) (bool, error) {
+	if s.smsSignupsPerHour <= 0 {
+		return false, nil
+	}
+	if err := s.subscriptions.RecordSubscribeAttempt(ctx, herald.SubscribeSMSGlobalKey); err != nil {
+		return false, err
+	}
+	n, err := s.subscriptions.SubscribeAttempts(ctx, herald.SubscribeSMSGlobalKey, since)
+	return n > s.smsSignupsPerHour, err
+}
+
+// smsSignupsPaused answers a sign-up by text message over the global cap:
+// 429, nothing stored or sent, a message that says nothing of the number.
+func (s *Server) smsSignupsPaused(w http.ResponseWriter, r *http.Request, v components.SubscribeView) error {
+	s.log.Warn("sms sign-ups capped", "per_hour", s.smsSignupsPerHour, "address", clientAddress(r), "request_id", requestID(r.Context()))
+	v.Error = smsSignupsFull
+	w.Header().Set("Retry-After", strconv.Itoa(int(herald.SubscribeLimitWindow.Seconds())))
+	s.renderStatus(w, r, http.StatusTooManyRequests, components.SubscribePage(v))
+	return nil
+}
 
 // textSubscriptionCode texts a new or pending SMS subscriber its code, a
 // confirmed one the link to its preferences, and shows the same code page

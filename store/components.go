@@ -240,10 +240,12 @@ func (s *Store) writeStatus(ctx context.Context, tx *sql.Tx, componentID string,
 	if _, err := tx.ExecContext(ctx, s.q(updateComponentStatus), componentID, status, at); err != nil {
 		return fmt.Errorf("store: update component status: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(insertStatusChange), componentID, status, at, nullString(incidentID), actor); err != nil {
+	var changeID int64
+	if err := tx.QueryRowContext(ctx, s.q(insertStatusChange+` RETURNING id`), componentID, status, at, nullString(incidentID), actor).Scan(&changeID); err != nil {
 		return fmt.Errorf("store: record status change: %w", err)
 	}
-	return nil
+	// A live change is public: webhook subscribers hear of it.
+	return s.queueComponentFanout(ctx, tx, changeID, incidentID, at)
 }
 
 // StatusHistory returns every component's status changes since `since`,

@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	deliveryColumns = `id, incident_id, COALESCE(communication_id, ''), audience, channel, kind, recipient, subject, body,
+	deliveryColumns = `id, COALESCE(incident_id, ''), COALESCE(communication_id, ''), audience, channel, kind, recipient, subject, body,
 		idempotency_key, seq, state, attempts, provider_id, provider_status, last_error, obligation_key, due_at,
 		created_at, updated_at, sent_at, subscriber_id, update_id`
 	insertDelivery = `INSERT INTO deliveries (id, incident_id, communication_id, audience, channel, kind, recipient, subject, body,
@@ -54,7 +54,7 @@ func (s *Store) writeDeliveries(ctx context.Context, tx *sql.Tx, incidentID, com
 	var ids []string
 	for _, d := range ds {
 		id := newID()
-		res, err := tx.ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), id, incidentID, nullString(communicationID), d.Audience, d.Channel,
+		res, err := tx.ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), id, nullString(incidentID), nullString(communicationID), d.Audience, d.Channel,
 			d.Kind, d.Recipient, d.Subject, d.Body, d.Key, d.ObligationKey, nullTime(d.DueAt), now, d.SubscriberID, d.UpdateID)
 		if err != nil {
 			return 0, fmt.Errorf("store: write delivery: %w", err)

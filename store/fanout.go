@@ -15,7 +15,7 @@ import (
 const (
 	insertFanout = `INSERT INTO fanouts (id, incident_id, update_id, channel, event, state, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, 'running', $6, $6) ON CONFLICT (update_id, channel) DO NOTHING`
-	selectFanout     = `SELECT incident_id, update_id, channel, event, cursor, queued, state FROM fanouts WHERE id = $1`
+	selectFanout     = `SELECT COALESCE(incident_id, ''), update_id, channel, event, cursor, queued, state FROM fanouts WHERE id = $1`
 	advanceFanout    = `UPDATE fanouts SET cursor = $2, queued = queued + $3, updated_at = $4 WHERE id = $1 AND cursor = $5`
 	finishFanout     = `UPDATE fanouts SET state = 'done', done_at = $2, updated_at = $2 WHERE id = $1`
 	anyConfirmed     = `SELECT COUNT(*) FROM (SELECT 1 FROM subscribers WHERE channel = $1 AND state = 'confirmed' LIMIT 1) AS first`
@@ -60,25 +60,60 @@ func (s *Store) queueFanouts(ctx context.Context, tx *sql.Tx, in herald.Incident
 	}
 	var jobs []river.InsertManyParams
 	for _, ch := range herald.SubscriberChannelsFor(ev) {
-		if ch == herald.SubscriberWebhook {
-			continue // webhook subscribers are told by the webhook adapter's fan-out (next)
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, s.q(anyConfirmed), ch).Scan(&n); err != nil {
-			return fmt.Errorf("store: fan-out: %w", err)
-		}
-		if n == 0 {
-			continue
-		}
-		id := newID()
-		res, err := tx.ExecContext(ctx, s.q(insertFanout), id, in.ID, up.ID, ch, ev, now)
+		job, err := s.writeFanout(ctx, tx, in.ID, up.ID, ch, ev, now)
 		if err != nil {
-			return fmt.Errorf("store: fan-out: %w", err)
+			return err
 		}
-		if k, _ := res.RowsAffected(); k == 1 {
-			jobs = append(jobs, river.InsertManyParams{Args: fanoutArgs{FanoutID: id}, InsertOpts: &river.InsertOpts{Queue: subscriberQueue}})
+		if job != nil {
+			jobs = append(jobs, *job)
 		}
 	}
+	return s.insertFanoutJobs(ctx, tx, jobs)
+}
+
+// queueComponentFanout writes, with a component's change of status, its
+// fan-out to the webhook subscribers (the only ones told of a component
+// on its own, as on Statuspage). incidentID is the incident whose update
+// changed it, if any.
+func (s *Store) queueComponentFanout(ctx context.Context, tx *sql.Tx, changeID int64, incidentID string, now time.Time) error {
+	if !s.fanout {
+		return nil
+	}
+	var jobs []river.InsertManyParams
+	for _, ch := range herald.SubscriberChannelsFor(herald.EventComponentUpdated) {
+		job, err := s.writeFanout(ctx, tx, incidentID, herald.ComponentChangeRef(changeID), ch, herald.EventComponentUpdated, now)
+		if err != nil {
+			return err
+		}
+		if job != nil {
+			jobs = append(jobs, *job)
+		}
+	}
+	return s.insertFanoutJobs(ctx, tx, jobs)
+}
+
+// writeFanout writes one fan-out when the channel has confirmed
+// subscribers, and returns its job (nil when there is nothing to do).
+func (s *Store) writeFanout(ctx context.Context, tx *sql.Tx, incidentID, ref string, ch herald.SubscriberChannel, ev herald.SubscriberEvent, now time.Time) (*river.InsertManyParams, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(anyConfirmed), ch).Scan(&n); err != nil {
+		return nil, fmt.Errorf("store: fan-out: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	id := newID()
+	res, err := tx.ExecContext(ctx, s.q(insertFanout), id, nullString(incidentID), ref, ch, ev, now)
+	if err != nil {
+		return nil, fmt.Errorf("store: fan-out: %w", err)
+	}
+	if k, _ := res.RowsAffected(); k != 1 {
+		return nil, nil
+	}
+	return &river.InsertManyParams{Args: fanoutArgs{FanoutID: id}, InsertOpts: &river.InsertOpts{Queue: subscriberQueue}}, nil
+}
+
+func (s *Store) insertFanoutJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertManyParams) error {
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -90,6 +125,30 @@ func (s *Store) queueFanouts(ctx context.Context, tx *sql.Tx, in herald.Incident
 		return fmt.Errorf("store: queue fan-out: %w", err)
 	}
 	return nil
+}
+
+// ComponentChange reads a component's change of status from the history,
+// with the status it changed from (operational when it is the first).
+func (s *Store) ComponentChange(ctx context.Context, changeID int64) (herald.ComponentChangeNotice, error) {
+	n := herald.ComponentChangeNotice{ChangeID: changeID}
+	var old sql.NullString
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT c.component_id, c.status, c.changed_at, COALESCE(c.incident_id, ''),
+		(SELECT p.status FROM component_status_changes p WHERE p.component_id = c.component_id
+			AND (p.changed_at < c.changed_at OR (p.changed_at = c.changed_at AND p.id < c.id))
+			ORDER BY p.changed_at DESC, p.id DESC LIMIT 1)
+		FROM component_status_changes c WHERE c.id = $1`), changeID).Scan(&n.ComponentID, &n.New, &n.At, &n.IncidentID, &old)
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, fmt.Errorf("store: component change %d: %w", changeID, herald.ErrNotFound)
+	}
+	if err != nil {
+		return n, fmt.Errorf("store: component change: %w", err)
+	}
+	n.At = n.At.UTC()
+	n.Old = herald.Operational
+	if old.Valid {
+		n.Old = herald.ComponentStatus(old.String)
+	}
+	return n, nil
 }
 
 // FanoutState reads a fan-out.
@@ -146,14 +205,29 @@ func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, erro
 	if err != nil || f.Done {
 		return f.Done, err
 	}
-	list, err := s.loadIncidents(ctx, s.db, `id = $1`, f.IncidentID)
-	if err != nil {
-		return false, err
+	// Who is concerned: by the incident's components, or, for a
+	// component's change, by that component.
+	var about herald.Incident
+	if changeID, ok := herald.ParseComponentChangeRef(f.UpdateID); ok {
+		c, err := s.ComponentChange(ctx, changeID)
+		if errors.Is(err, herald.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		about.ComponentIDs = []string{c.ComponentID}
+	} else {
+		list, err := s.loadIncidents(ctx, s.db, `id = $1`, f.IncidentID)
+		if err != nil {
+			return false, err
+		}
+		if len(list) == 0 {
+			return true, nil // the incident is gone
+		}
+		about = list[0]
 	}
-	if len(list) == 0 {
-		return true, nil // the incident is gone
-	}
-	subs, err := s.ConfirmedSubscribersFor(ctx, list[0], f.Channel, f.Cursor, size)
+	subs, err := s.ConfirmedSubscribersFor(ctx, about, f.Channel, f.Cursor, size)
 	if err != nil {
 		return false, err
 	}
@@ -174,7 +248,7 @@ func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, erro
 			ids := make([]string, 0, len(subs))
 			for _, sub := range subs {
 				did := newID()
-				res, err := tx.ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), did, f.IncidentID, nil, "", ch,
+				res, err := tx.ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), did, nullString(f.IncidentID), nil, "", ch,
 					herald.KindSubscriber, sub.Address, "", "", "sub/"+f.UpdateID+"/"+string(ch)+"/"+sub.ID, "", nil, now, sub.ID, f.UpdateID)
 				if err != nil {
 					return fmt.Errorf("store: fan-out delivery: %w", err)
@@ -184,11 +258,11 @@ func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, erro
 				}
 			}
 			// In the subscribers' queue, fan-out jobs (priority 1) go
-			// first, then texts, then mails: a long email fan-out never
+			// first, then texts and webhook calls, then mails: a long email fan-out never
 			// holds up the next update's fan-out or its SMS.
 			priority := 3
-			if f.Channel == herald.SubscriberSMS {
-				priority = 2
+			if f.Channel != herald.SubscriberEmail {
+				priority = 2 // a text or a webhook call: short
 			}
 			if err := s.enqueueIn(ctx, tx, ids, subscriberQueue, priority); err != nil {
 				return err
@@ -256,4 +330,73 @@ func (s *Store) SubscriberDeliveryCounts(ctx context.Context, incidentID string)
 		out[ch][st] = n
 	}
 	return out, rows.Err()
+}
+
+// WebhookDelivered records that a webhook subscriber's endpoint took a
+// notification: its count of failures in a row starts again.
+func (s *Store) WebhookDelivered(ctx context.Context, subscriberID string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE subscribers SET failures = 0 WHERE id = $1 AND failures <> 0`), subscriberID)
+	if err != nil {
+		return fmt.Errorf("store: webhook delivered: %w", err)
+	}
+	return nil
+}
+
+// WebhookGaveUp records that a notification to a webhook subscriber was
+// given up (deliveryID, after its retries). At disableAfter failures in a
+// row the subscription is disabled and notice(sub), a mail to its owner,
+// is queued in the same transaction, once: a second call for the same
+// delivery (a retried job) counts nothing twice. It reports whether this
+// call disabled it.
+func (s *Store) WebhookGaveUp(ctx context.Context, subscriberID, deliveryID string, disableAfter int,
+	notice func(sub herald.Subscriber) herald.Delivery) (bool, error) {
+	if disableAfter < 1 {
+		disableAfter = herald.WebhookDisableAfter
+	}
+	disabled := false
+	err := s.transact(ctx, false, func(tx *sql.Tx) error {
+		ok, err := s.claimKey(ctx, tx, "webhook-failure/"+deliveryID, s.Now())
+		if err != nil || !ok {
+			return err
+		}
+		sub, err := s.subscriberRow(ctx, tx, s.q(selectSubscriber+forUpdate(s)), subscriberID)
+		if errors.Is(err, herald.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sub.State != herald.SubscriberConfirmed {
+			return nil
+		}
+		now := s.Now()
+		sub.Failures++
+		if sub.Failures < disableAfter {
+			_, err := tx.ExecContext(ctx, s.q(`UPDATE subscribers SET failures = $2 WHERE id = $1`), sub.ID, sub.Failures)
+			if err != nil {
+				return fmt.Errorf("store: webhook failure: %w", err)
+			}
+			return nil
+		}
+		before := subscriberAudit(sub)
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE subscribers SET failures = $2, state = 'disabled', disabled_at = $3,
+			updated_at = $3 WHERE id = $1`), sub.ID, sub.Failures, now); err != nil {
+			return fmt.Errorf("store: disable webhook: %w", err)
+		}
+		sub.State, sub.DisabledAt = herald.SubscriberDisabled, &now
+		disabled = true
+		if err := s.audit(ctx, tx, auditRecord{Actor: herald.EngineActor, Action: "subscriber.disable", Entity: "subscriber",
+			EntityID: sub.ID, Before: before, After: subscriberAudit(sub)}); err != nil {
+			return err
+		}
+		if sub.OwnerEmail == "" || notice == nil {
+			return nil
+		}
+		d := notice(sub)
+		d.Channel, d.Kind, d.Recipient = herald.ChannelEmail, herald.KindSubscriberNotice, sub.OwnerEmail
+		d.SubscriberID, d.Key = sub.ID, "webhook-disabled/"+deliveryID
+		_, err = s.writeDeliveries(ctx, tx, "", "", []herald.Delivery{d}, now)
+		return err
+	})
+	return disabled, err
 }

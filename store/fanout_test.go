@@ -89,3 +89,118 @@ func TestFanoutPages(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookFanoutAndFailures: a component's change (in an update or on
+// its own) is a fan-out to webhook subscribers only, whose deliveries name
+// the change; ComponentChange reads it with the status it left. A webhook's
+// given-up notifications count once each (a retried job counts nothing
+// twice), a success starts the count again, and the third in a row
+// disables it and queues one notice to its owner.
+func TestWebhookFanoutAndFailures(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := t.Context()
+			s, clk := open(t, d)
+			comps := seed(t, s)
+			plan, err := config.LoadPlan("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.EnableDeliveries(plan)
+			s.EnableFanout(true)
+			res, err := s.Subscribe(ctx, herald.SubscriptionRequest{Channel: herald.SubscriberWebhook, Address: "https://hooks.example.com/h",
+				OwnerEmail: "dev@example.com", AllComponents: true}, clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			hook := confirm(t, s, res.Token)
+
+			api := comps["api-platform"].ID
+			if _, err := s.SetComponentStatus(ctx, api, herald.MajorOutage, "test"); err != nil {
+				t.Fatal(err)
+			}
+			// No incident: the fan-out is found through its change.
+			var changeID int64
+			if err := s.DB().QueryRowContext(ctx, `SELECT MAX(id) FROM component_status_changes`).Scan(&changeID); err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.ComponentChange(ctx, changeID)
+			if err != nil || c.ComponentID != api || c.Old != herald.Operational || c.New != herald.MajorOutage || c.IncidentID != "" {
+				t.Fatalf("ComponentChange = %+v, %v", c, err)
+			}
+			var foID, channel, event string
+			if err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT id, channel, event FROM fanouts WHERE update_id = $1`),
+				herald.ComponentChangeRef(changeID)).Scan(&foID, &channel, &event); err != nil {
+				t.Fatalf("the change's fan-out: %v", err)
+			}
+			if channel != "webhook" || event != string(herald.EventComponentUpdated) {
+				t.Errorf("fan-out on %s for %s", channel, event)
+			}
+			if done, err := s.FanoutPage(ctx, foID, 10); !done || err != nil {
+				t.Fatalf("FanoutPage = %v, %v", done, err)
+			}
+			var dID, incident string
+			if err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT id, COALESCE(incident_id, 'none') FROM deliveries WHERE subscriber_id = $1`),
+				hook.ID).Scan(&dID, &incident); err != nil {
+				t.Fatal(err)
+			}
+			dl, err := s.Delivery(ctx, dID)
+			if err != nil || dl.Channel != herald.ChannelWebhook || dl.UpdateID != herald.ComponentChangeRef(changeID) ||
+				dl.IncidentID != "" || incident != "none" || dl.Recipient != "https://hooks.example.com/h" {
+				t.Errorf("the change's delivery: %+v, %v (incident %s)", dl, err, incident)
+			}
+
+			notice := func(sub herald.Subscriber) herald.Delivery {
+				return herald.Delivery{Subject: "stopped", Body: fmt.Sprintf("after %d", sub.Failures)}
+			}
+			failures := func() (int, herald.SubscriberState) {
+				t.Helper()
+				sub, err := s.SubscriberByID(ctx, hook.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sub.Failures, sub.State
+			}
+			gaveUp := func(delivery string) bool {
+				t.Helper()
+				off, err := s.WebhookGaveUp(ctx, hook.ID, delivery, 3, notice)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return off
+			}
+			gaveUp("d1")
+			gaveUp("d1") // the same delivery again: counted once
+			if n, st := failures(); n != 1 || st != herald.SubscriberConfirmed {
+				t.Fatalf("after one failure: %d, %s", n, st)
+			}
+			if err := s.WebhookDelivered(ctx, hook.ID); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := failures(); n != 0 {
+				t.Fatalf("a success left %d failures", n)
+			}
+			if gaveUp("d2") || gaveUp("d3") {
+				t.Fatal("disabled before the third")
+			}
+			if !gaveUp("d4") {
+				t.Fatal("the third failure in a row did not disable it")
+			}
+			if gaveUp("d5") {
+				t.Error("disabled twice")
+			}
+			if n, st := failures(); n != 3 || st != herald.SubscriberDisabled {
+				t.Errorf("after three: %d, %s", n, st)
+			}
+			var notices int
+			var subject, body, recipient string
+			if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*), MAX(subject), MAX(body), MAX(recipient) FROM deliveries WHERE kind = 'subscriber_notice'`).
+				Scan(&notices, &subject, &body, &recipient); err != nil {
+				t.Fatal(err)
+			}
+			if notices != 1 || subject != "stopped" || body != "after 3" || recipient != "dev@example.com" {
+				t.Errorf("notices: %d %q %q to %q", notices, subject, body, recipient)
+			}
+		})
+	}
+}

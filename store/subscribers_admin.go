@@ -112,9 +112,11 @@ func (s *Store) RemoveSubscriber(ctx context.Context, id, actor string) error {
 // importBatch rows, each with one audit entry (counts, no addresses).
 // A row whose channel and address are already stored is skipped and the
 // stored subscriber left as it is, whatever its state: an unsubscribed
-// address is not subscribed again by someone else's file. Webhook rows get
-// a new signing secret. A row naming a component that no longer exists is
-// skipped. Rows stored before an error stay stored.
+// address is not subscribed again by someone else's file. A webhook row is
+// skipped (herald.ImportWebhookRefused): its signing secret would reach
+// nobody, as only a sign-up's confirmation mail gives it to the owner. A
+// row naming a component that no longer exists is skipped. Rows stored
+// before an error stay stored.
 func (s *Store) ImportSubscribers(ctx context.Context, rows []herald.CSVSubscriber, actor string) (herald.SubscriberImport, error) {
 	res := herald.SubscriberImport{Channels: map[string]int{}}
 	comps, err := s.Components(ctx)
@@ -158,6 +160,10 @@ func (s *Store) importBatch(ctx context.Context, rows []herald.CSVSubscriber, st
 		args = append(args, now)
 		for i := start; i < end; i++ {
 			r := rows[i]
+			if r.Channel == string(herald.SubscriberWebhook) {
+				skipped = append(skipped, herald.ImportSkip{Index: i, Reason: herald.ImportWebhookRefused})
+				continue
+			}
 			key := r.Channel + "\x00" + r.Address
 			if st, ok := existing[key]; ok {
 				skipped = append(skipped, herald.ImportSkip{Index: i, Reason: importSkipReason(st)})
@@ -183,11 +189,7 @@ func (s *Store) importBatch(ctx context.Context, rows []herald.CSVSubscriber, st
 			}
 			p := pending{index: i, id: newID(), comps: ids}
 			_, hash := herald.NewSubscriberToken()
-			secret, owner := "", ""
-			if r.Channel == string(herald.SubscriberWebhook) {
-				secret, owner = herald.NewWebhookSecret(), r.OwnerEmail
-			}
-			args = append(args, p.id, r.Channel, r.Address, len(ids) == 0, hash, secret, owner)
+			args = append(args, p.id, r.Channel, r.Address, len(ids) == 0, hash, "", "")
 			values = append(values, importSubscriberRow)
 			todo = append(todo, p)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kredete/herald"
@@ -16,6 +17,7 @@ import (
 	"github.com/kredete/herald/comms/pagerduty"
 	"github.com/kredete/herald/comms/slack"
 	"github.com/kredete/herald/comms/sms"
+	"github.com/kredete/herald/comms/webhook"
 	"github.com/kredete/herald/config"
 	"github.com/kredete/herald/handlers"
 	"github.com/kredete/herald/store"
@@ -51,6 +53,9 @@ func channels(cfg config.Config) (map[herald.Channel]comms.Channel, error) {
 		}
 		out[herald.ChannelSMS] = c
 	}
+	// Webhook subscribers need no account: the client posts to their URLs,
+	// public addresses only (plus HERALD_WEBHOOK_ALLOW's, for tests).
+	out[herald.ChannelWebhook] = webhook.New(webhook.Config{Allow: cfg.WebhookAllow})
 	if key := cfg.PagerDutyRoutingKey.Reveal(); key != "" {
 		c, err := pagerduty.New(pagerduty.Config{RoutingKey: key, EventsURL: cfg.PagerDutyEventsURL, ConsoleURL: cfg.PublicURL})
 		if err != nil {
@@ -105,7 +110,11 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{})}
 	eng := engine.New(engine.Options{Plan: plan, Store: st, Channels: chans, Logger: log.With("component", "engine"),
 		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes,
-		SubscriberRates: map[herald.Channel]float64{herald.ChannelEmail: cfg.SubscriberEmailRate, herald.ChannelSMS: cfg.SubscriberSMSRate}})
+		SubscriberRates: map[herald.Channel]float64{herald.ChannelEmail: cfg.SubscriberEmailRate, herald.ChannelSMS: cfg.SubscriberSMSRate,
+			herald.ChannelWebhook: cfg.SubscriberWebhookRate},
+		Webhooks: webhook.Renderer{Page: plan.Page, Location: loc,
+			Documentation: strings.TrimRight(publicBase(cfg, plan), "/") + "/subscribe?via=webhook"},
+		WebhookDisableAfter: cfg.WebhookDisableAfter})
 	poll := time.Second
 	if st.Dialect() == store.SQLite {
 		poll = 200 * time.Millisecond // no LISTEN/NOTIFY: look for new work often
@@ -157,4 +166,13 @@ func twilioCallback(cfg config.Config, log *slog.Logger) (handlers.StatusCallbac
 		}
 		return handlers.DeliveryStatus{ProviderID: st.MessageSID, Status: st.MessageStatus, Problem: problem}, nil
 	}, nil
+}
+
+// publicBase is the public page's address for links: the page's URL from
+// the configuration, else HERALD_PUBLIC_URL.
+func publicBase(cfg config.Config, plan herald.Plan) string {
+	if plan.Page.URL != "" {
+		return plan.Page.URL
+	}
+	return cfg.PublicURL
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -106,10 +107,10 @@ func twilioInbound(cfg config.Config, log *slog.Logger) (handlers.InboundSMS, er
 }
 
 // newURLChecker is the SSRF check of webhook subscriptions: the webhook
-// adapter's, with the system resolver and no allow-list (every address
-// must be public).
-func newURLChecker(log *slog.Logger) handlers.URLChecker {
-	return publicChecker{c: webhook.New(webhook.Config{}), log: log}
+// adapter's, with the system resolver and HERALD_WEBHOOK_ALLOW's networks
+// (empty in production: every address must be public).
+func newURLChecker(log *slog.Logger, allow []netip.Prefix) handlers.URLChecker {
+	return publicChecker{c: webhook.New(webhook.Config{Allow: allow}), log: log, allow: len(allow) > 0}
 }
 
 // publicChecker is what the public sign-up and the console see of the
@@ -119,12 +120,13 @@ func newURLChecker(log *slog.Logger) handlers.URLChecker {
 // resolve, and to what). The detail goes to the log. The check is bounded
 // to 5 s.
 type publicChecker struct {
-	c   *webhook.Client
-	log *slog.Logger
+	c     *webhook.Client
+	log   *slog.Logger
+	allow bool // an allow-list is set (tests): the adapter alone judges http
 }
 
 func (p publicChecker) CheckURL(ctx context.Context, raw string) error {
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "https" {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "https" && !p.allow {
 		// The adapter lets http through only to allow-listed test hosts,
 		// which this check has none of: say what is wrong with the URL.
 		return fmt.Errorf("%w: the URL must start with https://", errNotPublic)

@@ -12,7 +12,7 @@ import (
 // without saying what it resolves to (or whether it resolves), so it
 // cannot map Herald's internal DNS; an IP literal's range is said as is.
 func TestPublicCheckerHidesDNS(t *testing.T) {
-	c := newURLChecker(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := newURLChecker(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	ctx := context.Background()
 	err := c.CheckURL(ctx, "https://localhost:8443/hook?token=s3cret")
 	if err == nil || !strings.Contains(err.Error(), "localhost:8443 is not a public address") ||

@@ -28,7 +28,7 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 		domain = strings.Trim(c.cfg.From[at+1:], "> ")
 	}
 	text := d.Body
-	if d.Kind != herald.KindReminder && d.Kind != herald.KindFailure && d.Kind != herald.KindSubscriber {
+	if d.Kind != herald.KindReminder && d.Kind != herald.KindFailure && d.Kind != herald.KindSubscriber && d.IncidentID != "" {
 		text = d.Body + "\n\n" + statusLine(m.Incident)
 	}
 	msg := Message{To: []string{d.Recipient}, Subject: d.Subject, Text: text,

@@ -55,6 +55,12 @@ type Options struct {
 	// SubscriberRates caps, per channel, the subscriber messages this
 	// process sends per second; a channel not listed is not capped.
 	SubscriberRates map[herald.Channel]float64
+	// Webhooks writes webhook subscribers' notifications; without it they
+	// are skipped with the reason.
+	Webhooks comms.WebhookRenderer
+	// WebhookDisableAfter is how many notifications in a row, each given
+	// up, disable a webhook subscription; herald.WebhookDisableAfter when 0.
+	WebhookDisableAfter int
 }
 
 // Engine sends deliveries and keeps the clocks.
@@ -193,6 +199,11 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	rec, err := ch.Deliver(ctx, msg)
 	attempt := d.Attempts + 1
+	if err == nil && d.Kind == herald.KindSubscriber && d.Channel == herald.ChannelWebhook {
+		if err := e.webhookDelivered(ctx, d); err != nil {
+			return err
+		}
+	}
 	if err == nil {
 		if msg.Delivery.Kind == herald.KindThread {
 			if err := e.o.Store.SaveSlackThread(ctx, d.IncidentID, d.Recipient, rec.Channel, rec.ProviderID); err != nil {
@@ -291,13 +302,19 @@ func (e *Engine) reconcile(ctx context.Context, log *slog.Logger, ch comms.Chann
 // message gathers what the channel needs; skip says why the delivery is no
 // longer needed.
 func (e *Engine) message(ctx context.Context, d herald.Delivery) (comms.Message, string, error) {
-	in, err := e.o.Store.Incident(ctx, d.IncidentID)
-	if err != nil {
-		return comms.Message{}, "", err
+	var in herald.Incident
+	if d.IncidentID != "" {
+		var err error
+		if in, err = e.o.Store.Incident(ctx, d.IncidentID); err != nil {
+			return comms.Message{}, "", err
+		}
 	}
 	m := comms.Message{Delivery: d, Incident: in}
 	if d.Kind == herald.KindSubscriber {
 		return e.subscriberMessage(ctx, m)
+	}
+	if d.IncidentID == "" {
+		return m, "", nil // a notice about a subscription, written when queued
 	}
 	if d.Kind == herald.KindReminder && d.ObligationKey != "" {
 		if stale, err := e.stale(ctx, in, d); err != nil {
@@ -362,7 +379,14 @@ func (e *Engine) stale(ctx context.Context, in herald.Incident, d herald.Deliver
 // channel.
 func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery, cause error) error {
 	log.Error("delivery given up", "attempts", d.Attempts, "error", cause.Error())
-	if d.Kind == herald.KindFailure || d.Kind == herald.KindSubscriber {
+	if d.Kind == herald.KindSubscriber && d.Channel == herald.ChannelWebhook {
+		// Before the delivery is marked failed, so a stop in between
+		// counts the failure at the retry (once: by the delivery's id).
+		if err := e.webhookGaveUp(ctx, log, d, cause); err != nil {
+			return err
+		}
+	}
+	if d.Kind == herald.KindFailure || d.Kind == herald.KindSubscriber || d.Kind == herald.KindSubscriberNotice {
 		// Never a report about a report; and one subscriber's bounced
 		// address is the delivery log's to show, not the commander's to
 		// hear about (a fan-out can fail thousands of times).

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/kredete/herald"
@@ -37,6 +39,9 @@ func (e *Engine) subscriberMessage(ctx context.Context, m comms.Message) (comms.
 	if sub.State != herald.SubscriberConfirmed {
 		return m, "the subscriber is " + string(sub.State) + " now", nil
 	}
+	if d.Channel == herald.ChannelWebhook {
+		return e.webhookMessage(ctx, m, sub)
+	}
 	if !sub.Wants(m.Incident) {
 		return m, "the subscriber no longer follows these components", nil
 	}
@@ -61,10 +66,7 @@ func (e *Engine) subscriberMessage(ctx context.Context, m comms.Message) (comms.
 	if err != nil {
 		return m, "", err
 	}
-	base := e.o.Plan.Page.URL
-	if base == "" {
-		base = e.o.ConsoleURL
-	}
+	base := e.publicBase()
 	comps, err := e.o.Store.Components(ctx)
 	if err != nil {
 		return m, "", err
@@ -75,7 +77,121 @@ func (e *Engine) subscriberMessage(ctx context.Context, m comms.Message) (comms.
 			names = append(names, c.Name)
 		}
 	}
-	mail := herald.RenderSubscriberMail(e.o.Plan.Page, m.Incident, up, names, herald.LinksFor(strings.TrimRight(base, "/"), tok), e.loc)
+	mail := herald.RenderSubscriberMail(e.o.Plan.Page, m.Incident, up, names, herald.LinksFor(base, tok), e.loc)
 	m.Delivery.Subject, m.Delivery.Body, m.Headers = mail.Subject, mail.Text, mail.Headers
 	return m, "", nil
+}
+
+// publicBase is the public page's address, for links: the page's URL, or
+// the console's when the page has none.
+func (e *Engine) publicBase() string {
+	base := e.o.Plan.Page.URL
+	if base == "" {
+		base = e.o.ConsoleURL
+	}
+	return strings.TrimRight(base, "/")
+}
+
+// webhookStore is what the engine needs for webhook subscribers; the
+// store offers it.
+type webhookStore interface {
+	ComponentChange(ctx context.Context, changeID int64) (herald.ComponentChangeNotice, error)
+	OpenIncidents(ctx context.Context) ([]herald.Incident, error)
+	WebhookDelivered(ctx context.Context, subscriberID string) error
+	WebhookGaveUp(ctx context.Context, subscriberID, deliveryID string, disableAfter int,
+		notice func(herald.Subscriber) herald.Delivery) (bool, error)
+}
+
+// webhookMessage writes a webhook subscriber's notification: Statuspage's
+// JSON for the incident's update or the component's change, as the page
+// shows it now, signed with the subscriber's secret when posted.
+func (e *Engine) webhookMessage(ctx context.Context, m comms.Message, sub herald.Subscriber) (comms.Message, string, error) {
+	st, ok := e.o.Store.(webhookStore)
+	if !ok || e.o.Webhooks == nil {
+		return m, "this Herald cannot write webhook notifications", nil
+	}
+	n := comms.WebhookNotice{}
+	d := m.Delivery
+	if changeID, isChange := herald.ParseComponentChangeRef(d.UpdateID); isChange {
+		c, err := st.ComponentChange(ctx, changeID)
+		if errors.Is(err, herald.ErrNotFound) {
+			return m, "the component's change is gone", nil
+		}
+		if err != nil {
+			return m, "", err
+		}
+		if !sub.Follows(c.ComponentID) {
+			return m, "the subscriber no longer follows this component", nil
+		}
+		n.Change = &c
+	} else {
+		if !sub.Wants(m.Incident) {
+			return m, "the subscriber no longer follows these components", nil
+		}
+		in := m.Incident
+		n.Incident = &in
+	}
+	comps, err := e.o.Store.Components(ctx)
+	if err != nil {
+		return m, "", err
+	}
+	open, err := st.OpenIncidents(ctx)
+	if err != nil {
+		return m, "", err
+	}
+	for _, in := range open {
+		if !in.Drill {
+			n.Open = append(n.Open, in)
+		}
+	}
+	n.Components = comps
+	tok, err := e.o.Store.(subscriberStore).SubscriberLinkToken(ctx, sub.ID)
+	if err != nil {
+		return m, "", err
+	}
+	n.Unsubscribe = herald.LinksFor(e.publicBase(), tok).Unsubscribe
+	body, err := e.o.Webhooks.Render(n)
+	if err != nil {
+		return m, "", fmt.Errorf("engine: webhook notification: %w", err)
+	}
+	m.Delivery.Body, m.Secret = string(body), sub.WebhookSecret
+	return m, "", nil
+}
+
+// webhookDelivered starts a webhook's count of failures again.
+func (e *Engine) webhookDelivered(ctx context.Context, d herald.Delivery) error {
+	st, ok := e.o.Store.(webhookStore)
+	if !ok {
+		return nil
+	}
+	return st.WebhookDelivered(ctx, d.SubscriberID)
+}
+
+// webhookGaveUp counts a notification given up against its webhook: after
+// too many in a row, the store disables it and its owner is told by mail.
+func (e *Engine) webhookGaveUp(ctx context.Context, log *slog.Logger, d herald.Delivery, cause error) error {
+	st, ok := e.o.Store.(webhookStore)
+	if !ok {
+		return nil
+	}
+	after := e.o.WebhookDisableAfter
+	if after <= 0 {
+		after = herald.WebhookDisableAfter
+	}
+	subscribe := ""
+	if base := e.publicBase(); base != "" {
+		subscribe = base + "/subscribe?via=webhook"
+	}
+	disabled, err := st.WebhookGaveUp(ctx, d.SubscriberID, d.ID, after, func(sub herald.Subscriber) herald.Delivery {
+		subject, text := herald.RenderWebhookDisabledMail(e.o.Plan.Page, sub, sub.Failures, cause.Error(), subscribe)
+		return herald.Delivery{Subject: subject, Body: text}
+	})
+	if err != nil {
+		return err
+	}
+	if disabled {
+		log.Warn("webhook subscription disabled after failing again and again", "subscriber_id", d.SubscriberID,
+			"endpoint", herald.EndpointHost(d.Recipient), "failures_in_a_row", after)
+	}
+	return nil
 }

@@ -16,10 +16,9 @@ import (
 //	{"meta":{...},"page":{...},"component_update":{...},"component":{...}}
 //
 // The incident and component objects are those of Herald's Statuspage API
-// (statusapi.Incident or statusapi.Maintenance, statusapi.Component). They
-// are taken as any because a comms package may import only the domain and
-// comms (deps_test.go); the caller, which builds them with statusapi.Build,
-// passes them in.
+// (statusapi.Incident or statusapi.Maintenance, statusapi.Component), built
+// by Renderer with statusapi.Build; the payload functions take them as any
+// so that a test can pass a hand-written object.
 
 // timeLayout is statusapi.TimeLayout (a test keeps them equal): Statuspage's
 // timestamps, with milliseconds and the page's offset.

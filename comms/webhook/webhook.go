@@ -18,6 +18,8 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -66,6 +68,9 @@ type Config struct {
 	Resolver Resolver         // net.DefaultResolver when nil
 	Timeout  time.Duration    // Timeout when 0
 	Now      func() time.Time // the signature's timestamp; time.Now when nil
+	// RootCAs are the certificate authorities trusted; the system's when
+	// nil. For tests (a local receiver's certificate).
+	RootCAs *x509.CertPool
 }
 
 // Client posts webhooks. It is safe for concurrent use and keeps
@@ -106,6 +111,7 @@ func New(c Config) *Client {
 			MaxIdleConnsPerHost:    4,
 			IdleConnTimeout:        90 * time.Second,
 			TLSHandshakeTimeout:    10 * time.Second,
+			TLSClientConfig:        &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12},
 			ExpectContinueTimeout:  time.Second,
 			MaxResponseHeaderBytes: maxBody,
 		},
