@@ -100,6 +100,10 @@ type User struct {
 	Role      Role
 	Disabled  bool
 	CreatedAt time.Time
+	// SlackUserID is the Slack member linked to the user (by a verified
+	// email, or by an admin): /incident and Slack's buttons act as the
+	// user. Empty when none.
+	SlackUserID string
 }
 
 // NewUser is what it takes to add a user.

@@ -69,7 +69,11 @@ type Config struct {
 	PagerDutyRoutingKey     Secret   // HERALD_PAGERDUTY_ROUTING_KEY or _FILE: an Events API v2 integration key
 	PagerDutyEventsURL      string   // HERALD_PAGERDUTY_EVENTS_URL: the enqueue endpoint, for tests, proxies, the EU region
 	PagerDutyWebhookSecrets []Secret // HERALD_PAGERDUTY_WEBHOOK_SECRETS or _FILE: comma-separated, several during a rotation
-	AutomationSecrets       []Secret // HERALD_AUTOMATION_SECRETS or _FILE: comma-separated; the first signs Herald's calls
+	// SlackSigningSecrets verify what Slack sends to /slack/commands and
+	// /slack/interactions (the app's Signing Secret; several during a
+	// rotation). Without one, /incident is off.
+	SlackSigningSecrets []Secret // HERALD_SLACK_SIGNING_SECRETS or _FILE: comma-separated
+	AutomationSecrets   []Secret // HERALD_AUTOMATION_SECRETS or _FILE: comma-separated; the first signs Herald's calls
 
 	// Status-page subscribers: how fast each process tells them.
 	SubscriberEmailRate   float64 // HERALD_SUBSCRIBER_EMAIL_RATE: emails per second per process (default 50)
@@ -195,7 +199,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	for _, list := range []struct {
 		name string
 		dst  *[]Secret
-	}{{"HERALD_PAGERDUTY_WEBHOOK_SECRETS", &c.PagerDutyWebhookSecrets}, {"HERALD_AUTOMATION_SECRETS", &c.AutomationSecrets}} {
+	}{{"HERALD_PAGERDUTY_WEBHOOK_SECRETS", &c.PagerDutyWebhookSecrets}, {"HERALD_AUTOMATION_SECRETS", &c.AutomationSecrets},
+		{"HERALD_SLACK_SIGNING_SECRETS", &c.SlackSigningSecrets}} {
 		v, err := secret(getenv, list.name)
 		if err != nil {
 			problems = append(problems, err.Error())

@@ -77,6 +77,7 @@ func TestFromEnv(t *testing.T) {
 		"HERALD_SMS_SIGNUPS_PER_HOUR":      "50",
 		"HERALD_SUBSCRIBER_WEBHOOK_RATE":   "20",
 		"HERALD_WEBHOOK_DISABLE_AFTER":     "5",
+		"HERALD_SLACK_SIGNING_SECRETS":     "8f742231b10e8888abcd99yyyzzz85a5, 0123456789abcdef0123456789abcdef",
 		"HERALD_WEBHOOK_ALLOW":             "127.0.0.1/32, 10.1.2.3/8",
 	}))
 	if err != nil {
@@ -111,7 +112,8 @@ func TestFromEnv(t *testing.T) {
 		SubscriberEmailRate:     120.5, SubscriberSMSRate: 3, SubscriberWorkers: 40,
 		SMSSignupsPerHour:     50,
 		SubscriberWebhookRate: 20, WebhookDisableAfter: 5,
-		WebhookAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")},
+		SlackSigningSecrets: []config.Secret{"8f742231b10e8888abcd99yyyzzz85a5", "0123456789abcdef0123456789abcdef"},
+		WebhookAllow:        []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")},
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

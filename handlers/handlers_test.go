@@ -92,6 +92,7 @@ type envOptions struct {
 	source       func(handlers.SnapshotSource) handlers.SnapshotSource // wraps the snapshot's source
 	ready        func() error
 	urlChecker   handlers.URLChecker // the SSRF check of webhook URLs; nil: none
+	slack        handlers.SlackApp   // Herald's Slack app; nil: /slack/* off
 }
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -145,6 +146,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		deps.Hasher = auth.Hasher{Params: testHashParams}
 		deps.ConsoleJS = assets.Path("js/console.js")
 		deps.Now = clk.Now
+	}
+	if o.slack != nil {
+		deps.Slack, deps.SlackStore = o.slack, st
 	}
 	h := handlers.New(deps)
 	comps, err := st.Components(ctx)

@@ -69,6 +69,10 @@ type Deps struct {
 	// text message per hour across every number, network and replica:
 	// each sends a text that costs money. 0: no cap.
 	SMSSignupsPerHour int
+	// Slack is Herald's Slack app (/incident and its buttons); nil: off.
+	Slack SlackApp
+	// SlackStore links Slack members to users.
+	SlackStore SlackStore
 }
 
 // Server holds the handlers' dependencies.
@@ -86,6 +90,8 @@ type Server struct {
 	urlChecker        URLChecker
 	twilioInbound     InboundSMS
 	smsSignupsPerHour int
+	slack             SlackApp
+	slackStore        SlackStore
 	log               *slog.Logger
 	plan              herald.Plan
 	templates         []herald.Template
@@ -109,7 +115,8 @@ func newServer(d Deps) *Server {
 		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus, pdWebhook: d.PagerDutyWebhook, pdEvents: d.PagerDutyEvents,
 		automationSecrets: d.AutomationSecrets, automation: d.Automation,
 		subscriptions: d.Subscriptions, mailer: d.Mailer, publicURL: d.PublicURL,
-		texter: d.Texter, urlChecker: d.URLChecker, twilioInbound: d.TwilioInbound, smsSignupsPerHour: d.SMSSignupsPerHour}
+		texter: d.Texter, urlChecker: d.URLChecker, twilioInbound: d.TwilioInbound, smsSignupsPerHour: d.SMSSignupsPerHour,
+		slack: d.Slack, slackStore: d.SlackStore}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -165,6 +172,11 @@ func New(d Deps) http.Handler {
 	// Automation endpoints report their steps here, signed like Herald's
 	// calls to them.
 	r.Post("/api/automation/actions/{id}", s.jsonErrors(s.automationCallback))
+	// Slack's slash command and interactivity: signed by Slack (401
+	// otherwise), answered within its 3 seconds.
+	csrf.AddInsecureBypassPattern("POST /slack/")
+	r.Post("/slack/commands", s.withSlackDeadline(s.slackCommand))
+	r.Post("/slack/interactions", s.withSlackDeadline(s.slackInteraction))
 
 	// Subscriptions: the public side's only forms. Links carry the
 	// subscriber's token, the only credential; the one-click unsubscribe

@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	userColumns = `id, email, name, phone, role, disabled, created_at`
+	userColumns = `id, email, name, phone, role, disabled, created_at, slack_user_id`
 	insertUser  = `INSERT INTO users (id, email, name, phone, role, password_hash, disabled, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)`
 	selectUserByEmail  = `SELECT ` + userColumns + `, password_hash FROM users WHERE email = $1`
@@ -55,7 +55,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (herald.User, str
 	var u herald.User
 	var hash string
 	err := s.db.QueryRowContext(ctx, s.q(selectUserByEmail), strings.ToLower(strings.TrimSpace(email))).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Disabled, &u.CreatedAt, &hash)
+		Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Disabled, &u.CreatedAt, &u.SlackUserID, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, "", fmt.Errorf("store: user %q: %w", email, herald.ErrNotFound)
 	}
@@ -70,7 +70,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (herald.User, str
 func (s *Store) User(ctx context.Context, id string) (herald.User, error) {
 	var u herald.User
 	err := s.db.QueryRowContext(ctx, s.q(selectUserByID), id).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Disabled, &u.CreatedAt)
+		Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Disabled, &u.CreatedAt, &u.SlackUserID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("store: user %q: %w", id, herald.ErrNotFound)
 	}
@@ -91,7 +91,7 @@ func (s *Store) Users(ctx context.Context) ([]herald.User, error) {
 	var out []herald.User
 	for rows.Next() {
 		var u herald.User
-		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Disabled, &u.CreatedAt); err != nil {
+		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Disabled, &u.CreatedAt, &u.SlackUserID); err != nil {
 			return nil, fmt.Errorf("store: scan user: %w", err)
 		}
 		u.CreatedAt = u.CreatedAt.UTC()
@@ -192,4 +192,68 @@ func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 // isUnique reports a unique-constraint violation on either dialect.
 func isUnique(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "UNIQUE constraint") || strings.Contains(err.Error(), "SQLSTATE 23505"))
+}
+
+// UserBySlackID returns the user linked to a Slack member.
+func (s *Store) UserBySlackID(ctx context.Context, slackUserID string) (herald.User, error) {
+	var u herald.User
+	if slackUserID == "" {
+		return u, fmt.Errorf("store: no Slack member: %w", herald.ErrNotFound)
+	}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE slack_user_id = $1`), slackUserID).
+		Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Disabled, &u.CreatedAt, &u.SlackUserID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("store: Slack member %q: %w", slackUserID, herald.ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("store: user by Slack member: %w", err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// LinkSlackUser ties a user to a Slack member (empty unlinks): what a
+// command from that member may do is what the user may do. A member
+// linked to another user is moved (the newest link wins: an admin's
+// correction, or a verified email).
+func (s *Store) LinkSlackUser(ctx context.Context, userID, slackUserID, actor string) (herald.User, error) {
+	var out herald.User
+	err := s.transact(ctx, false, func(tx *sql.Tx) error {
+		var before string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT slack_user_id FROM users WHERE id = $1`+forUpdate(s)), userID).Scan(&before)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: user %q: %w", userID, herald.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("store: link Slack member: %w", err)
+		}
+		now := s.Now()
+		if slackUserID != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET slack_user_id = '', updated_at = $2 WHERE slack_user_id = $1 AND id <> $3`),
+				slackUserID, now, userID); err != nil {
+				return fmt.Errorf("store: link Slack member: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET slack_user_id = $2, updated_at = $3 WHERE id = $1`), userID, slackUserID, now); err != nil {
+			return fmt.Errorf("store: link Slack member: %w", err)
+		}
+		return s.audit(ctx, tx, auditRecord{Actor: actor, Action: "user.slack", Entity: "user", EntityID: userID,
+			Before: map[string]any{"slack_user_id": before}, After: map[string]any{"slack_user_id": slackUserID}})
+	})
+	if err != nil {
+		return out, err
+	}
+	return s.User(ctx, userID)
+}
+
+// ClaimOnce records key and reports whether it was new: what arrives
+// twice (Slack delivering a request again) is handled once.
+func (s *Store) ClaimOnce(ctx context.Context, key string) (bool, error) {
+	first := false
+	err := s.transact(ctx, false, func(tx *sql.Tx) error {
+		var err error
+		first, err = s.claimKey(ctx, tx, key, s.Now())
+		return err
+	})
+	return first, err
 }

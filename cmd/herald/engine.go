@@ -176,3 +176,21 @@ func publicBase(cfg config.Config, plan herald.Plan) string {
 	}
 	return cfg.PublicURL
 }
+
+// slackCommands is Herald's Slack app (/incident, buttons, modals) when
+// both the bot token and a signing secret are configured; nil otherwise.
+func slackCommands(cfg config.Config, log *slog.Logger) handlers.SlackApp {
+	tok := cfg.SlackToken.Reveal()
+	secrets := config.Reveal(cfg.SlackSigningSecrets)
+	switch {
+	case tok == "" && len(secrets) == 0:
+		return nil
+	case len(secrets) == 0:
+		log.Info("HERALD_SLACK_SIGNING_SECRETS is not set: /incident and Slack's buttons are off")
+		return nil
+	case tok == "":
+		log.Warn("HERALD_SLACK_SIGNING_SECRETS is set without HERALD_SLACK_TOKEN: /incident cannot open forms, so it is off")
+		return nil
+	}
+	return slack.NewApp(slack.New(tok, slack.Options{APIURL: cfg.SlackAPIURL, ConsoleURL: cfg.PublicURL}), secrets)
+}

@@ -191,7 +191,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	h := handlers.New(handlers.Deps{Subscriptions: st, Mailer: mailer, PublicURL: cfg.PublicURL, SMSSignupsPerHour: cfg.SMSSignupsPerHour,
+	slackApp := slackCommands(cfg, log)
+	h := handlers.New(handlers.Deps{Slack: slackApp, SlackStore: st, Subscriptions: st, Mailer: mailer, PublicURL: cfg.PublicURL, SMSSignupsPerHour: cfg.SMSSignupsPerHour,
 		Texter: texter, URLChecker: newURLChecker(log, cfg.WebhookAllow), TwilioInbound: inbound, TwilioCallback: twilio, DeliveryStatus: st, PagerDutyWebhook: pagerDutyWebhook(cfg),
 		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,

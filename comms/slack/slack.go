@@ -206,6 +206,11 @@ var hints = map[string]string{
 	"token_revoked":     "the bot token was revoked",
 	"missing_scope":     "the app lacks an OAuth scope",
 	"is_archived":       "the channel is archived",
+	"user_not_found":    "no such Slack member",
+	// views.open: a trigger id opens one modal within 3 seconds.
+	"expired_trigger_id":   "the trigger id is older than 3 seconds",
+	"exchanged_trigger_id": "the trigger id was already used",
+	"invalid_trigger_id":   "the trigger id is not one Slack gave",
 }
 
 // transientCodes are ok:false answers that say "try again later".

@@ -36,12 +36,26 @@ func CheckBlocks(blocksJSON string) []string {
 		return []string{"[ERROR] blocks must be a JSON array of objects: " + err.Error()}
 	}
 	var errs []string
-	add := func(ptr, format string, args ...any) {
-		errs = append(errs, fmt.Sprintf("[ERROR] %s [json-pointer:/blocks%s]", fmt.Sprintf(format, args...), ptr))
+	checkBlockList(pointerAdder(&errs, "/blocks"), blocks, maxBlocks, nil)
+	return errs
+}
+
+// pointerAdder returns an adder that writes Slack's "[ERROR] ...
+// [json-pointer:prefix/ptr]" lines to errs.
+func pointerAdder(errs *[]string, prefix string) adder {
+	return func(ptr, format string, args ...any) {
+		*errs = append(*errs, fmt.Sprintf("[ERROR] %s [json-pointer:%s%s]", fmt.Sprintf(format, args...), prefix, ptr))
 	}
-	if len(blocks) > maxBlocks {
-		add("", "no more than %d items allowed", maxBlocks)
+}
+
+// checkBlockList validates a surface's blocks: at most limit of them, block
+// ids unique, each block's content. allowed, when not nil, is the set of
+// block types the surface accepts (a modal's); nil lets unknown types pass.
+func checkBlockList(add adder, blocks []map[string]json.RawMessage, limit int, allowed map[string]bool) {
+	if len(blocks) > limit {
+		add("", "no more than %d items allowed", limit)
 	}
+	ids := map[string]int{}
 	for i, b := range blocks {
 		p := fmt.Sprintf("/%d", i)
 		typ := str(b["type"])
@@ -49,8 +63,18 @@ func CheckBlocks(blocksJSON string) []string {
 			add(p+"/type", "missing required field: type")
 			continue
 		}
-		if id := str(b["block_id"]); utf8.RuneCountInString(id) > maxBlockID {
-			add(p+"/block_id", "must be less than %d characters", maxBlockID+1)
+		if allowed != nil && !allowed[typ] {
+			add(p+"/type", "%q is not a valid block type here", typ)
+			continue
+		}
+		if id := str(b["block_id"]); id != "" {
+			if utf8.RuneCountInString(id) > maxBlockID {
+				add(p+"/block_id", "must be less than %d characters", maxBlockID+1)
+			}
+			if j, dup := ids[id]; dup {
+				add(p+"/block_id", "duplicate block_id %q (also at /%d)", id, j)
+			}
+			ids[id] = i
 		}
 		switch typ {
 		case "header":
@@ -96,9 +120,10 @@ func CheckBlocks(blocksJSON string) []string {
 			for j, e := range elems {
 				checkElement(add, fmt.Sprintf("%s/elements/%d", p, j), e)
 			}
+		case "input":
+			checkInput(add, p, b)
 		}
 	}
-	return errs
 }
 
 type adder func(ptr, format string, args ...any)
@@ -109,13 +134,14 @@ func checkElement(add adder, p string, raw json.RawMessage) {
 		add(p, "must be an object")
 		return
 	}
-	if str(e["type"]) != "button" {
-		return
-	}
-	checkText(add, p+"/text", e["text"], maxButtonText, true)
 	if n := utf8.RuneCountInString(str(e["action_id"])); n > maxActionID {
 		add(p+"/action_id", "must be less than %d characters", maxActionID+1)
 	}
+	if str(e["type"]) != "button" {
+		checkInputElement(add, p, e)
+		return
+	}
+	checkText(add, p+"/text", e["text"], maxButtonText, true)
 	if n := utf8.RuneCountInString(str(e["url"])); n > maxURL {
 		add(p+"/url", "must be less than %d characters", maxURL+1)
 	}

@@ -92,17 +92,20 @@ func (s *Server) update(p url.Values, call *Call) (map[string]any, string, []str
 	return map[string]any{"channel": c.id, "ts": m.TS, "text": m.Text, "message": messageJSON(c, m, true)}, "", nil
 }
 
+// lookupByEmail handles users.lookupByEmail. Should several members share
+// an email, the first added is the one found.
 func (s *Server) lookupByEmail(p url.Values) (map[string]any, string) {
 	email := strings.ToLower(strings.TrimSpace(p.Get("email")))
+	var found *user
 	for _, u := range s.users {
-		if u.email == email && email != "" {
-			return map[string]any{"user": map[string]any{
-				"id": u.id, "team_id": TeamID, "name": strings.SplitN(u.email, "@", 2)[0], "real_name": u.name,
-				"profile": map[string]any{"email": u.email, "real_name": u.name},
-			}}, ""
+		if u.email == email && email != "" && !u.bot && (found == nil || u.id < found.id) {
+			found = u
 		}
 	}
-	return nil, "users_not_found"
+	if found == nil {
+		return nil, "users_not_found"
+	}
+	return map[string]any{"user": userJSON(found)}, ""
 }
 
 // open handles conversations.open for one user (a direct message); group

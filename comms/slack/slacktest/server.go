@@ -1,9 +1,12 @@
 // Package slacktest is a local server that speaks the parts of Slack's Web
 // API Herald uses (auth.test, chat.postMessage, chat.update,
-// users.lookupByEmail, conversations.open, and for reconciliation
-// conversations.list, conversations.history and conversations.replies), so
-// the Slack adapter and the cadence engine can be tested with the real
-// slack-go client and no network.
+// users.lookupByEmail, users.info, conversations.open, views.open, and for
+// reconciliation conversations.list, conversations.history and
+// conversations.replies), so the Slack adapter and the cadence engine can be
+// tested with the real slack-go client and no network. It also plays Slack's
+// other side, for the slash command and interactivity handlers: it signs
+// requests as Slack does (Sign) and builds what Slack sends (CommandForm,
+// BlockActionsPayload, View.Submit).
 //
 // It answers as Slack does: form-encoded or JSON bodies, the token as a form
 // field or a Bearer header, HTTP 200 with {"ok":false,"error":"..."} for
@@ -49,6 +52,7 @@ type Call struct {
 	Text     string // text as sent (already mrkdwn-escaped by the caller)
 	Blocks   string // blocks JSON as sent, "" when none
 	Email    string // users.lookupByEmail
+	User     string // users.info
 	Status   int    // HTTP status answered; 0 when none was (down, or the client gave up)
 	Error    string // Slack's error code when ok was false; "down"; "canceled"; the status text of an injected failure; "" when ok
 }
@@ -86,6 +90,9 @@ type Server struct {
 	latency  time.Duration
 	refused  map[string]string // method → error code
 	postHook func(Message, *http.Request)
+	now      func() time.Time    // the clock triggers expire by
+	triggers map[string]*trigger // by trigger id
+	views    []View              // opened by views.open, in order
 }
 
 type channel struct {
@@ -97,6 +104,7 @@ type channel struct {
 
 type user struct {
 	id, email, name string
+	bot, deleted    bool
 	dm              string // the DM channel id, once opened
 }
 
@@ -109,6 +117,8 @@ func New(t testing.TB) *Server {
 		channels: map[string]*channel{},
 		users:    map[string]*user{},
 		refused:  map[string]string{},
+		now:      time.Now,
+		triggers: map[string]*trigger{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	// Cleanups run last-in first-out: release slow handlers, then close.
@@ -157,14 +167,11 @@ func (s *Server) SetMember(ch string, member bool) {
 	}
 }
 
-// AddUser creates a workspace member and returns its user id.
+// AddUser creates a workspace member and returns its user id. An empty
+// email makes a member without one (see AddMember for bots and deactivated
+// members).
 func (s *Server) AddUser(email, name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ids++
-	id := fmt.Sprintf("U%09d", s.ids)
-	s.users[id] = &user{id: id, email: strings.ToLower(email), name: name}
-	return id
+	return s.AddMember(Member{Email: email, Name: name})
 }
 
 // DMChannel is the id of the direct message channel with the user, "" if
@@ -324,6 +331,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		Text:     params.Get("text"),
 		Blocks:   params.Get("blocks"),
 		Email:    params.Get("email"),
+		User:     params.Get("user"),
 	}
 	record := func(status int, errCode string) {
 		call.Status, call.Error = status, errCode
@@ -436,6 +444,10 @@ func (s *Server) answer(w http.ResponseWriter, method string, params url.Values,
 		resp, code, extra = s.update(params, call)
 	case "users.lookupByEmail":
 		resp, code = s.lookupByEmail(params)
+	case "users.info":
+		resp, code = s.userInfo(params)
+	case "views.open":
+		resp, code, extra = s.openView(params)
 	case "conversations.open":
 		resp, code = s.open(params, call)
 	case "conversations.list":
