@@ -268,6 +268,12 @@ const maxOverdue = 1000
 // to until (and at most maxOverdue of them). With escalate, the repeats go
 // to the first person until the escalation and to everyone after it.
 func (a Audience) Reminders(ob Obligation, until time.Time) []Reminder {
+	return a.RemindersWith(ob, nil, until)
+}
+
+// RemindersWith is Reminders after the answers given to the obligation's
+// reminders so far (snoozes, acknowledgements: see respond).
+func (a Audience) RemindersWith(ob Obligation, answers []ReminderResponse, until time.Time) []Reminder {
 	p := a.ReminderPolicy
 	var out []Reminder
 	for i, d := range p.Before {
@@ -304,6 +310,7 @@ func (a Audience) Reminders(ob Obligation, until time.Time) []Reminder {
 			}
 		}
 	}
+	out = respond(out, ob, p, answers)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
 }
@@ -334,7 +341,13 @@ func (p ReminderPolicy) rest() []IncidentRole {
 // any. Firing Current at each wake, deduplicated by its key, keeps every
 // replica in agreement.
 func (a Audience) Current(ob Obligation, now time.Time) (cur *Reminder, next time.Time) {
-	steps := a.Reminders(ob, now.Add(a.ReminderPolicy.Every))
+	return a.CurrentWith(ob, nil, now)
+}
+
+// CurrentWith is Current after the answers given to the obligation's
+// reminders so far.
+func (a Audience) CurrentWith(ob Obligation, answers []ReminderResponse, now time.Time) (cur *Reminder, next time.Time) {
+	steps := a.RemindersWith(ob, answers, now.Add(a.ReminderPolicy.Every))
 	for i := range steps {
 		if steps[i].At.After(now) {
 			return cur, steps[i].At

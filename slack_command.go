@@ -222,3 +222,12 @@ func DecodeSlackModalMeta(s string) (SlackModalMeta, error) {
 // SlackComponentField is the block id of a component's status in the
 // declaration modal.
 func SlackComponentField(componentID string) string { return "component_" + componentID }
+
+// The action ids of Herald's buttons in Slack. A reminder's buttons carry
+// the obligation's key (snooze, acknowledge) or the incident's id and the
+// audience owed, "id|audience" (post an update).
+const (
+	SlackActionPostUpdate = "herald_post_update"
+	SlackActionSnooze     = "herald_snooze"
+	SlackActionAck        = "herald_ack"
+)

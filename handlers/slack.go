@@ -24,6 +24,10 @@ type SlackApp interface {
 	MemberEmail(ctx context.Context, userID string) (string, error)
 	OpenDeclare(ctx context.Context, triggerID string, m herald.SlackDeclareModal) error
 	OpenComposer(ctx context.Context, triggerID string, m herald.SlackComposerModal) error
+	// UpdateMessage replaces a message Herald posted (its buttons go) with
+	// text; Ephemeral shows text to one member.
+	UpdateMessage(ctx context.Context, channelID, ts, text string) error
+	Ephemeral(ctx context.Context, channelID, userID, text string) error
 }
 
 // SlackStore links Slack members to users and remembers what Slack sent
@@ -34,6 +38,8 @@ type SlackStore interface {
 	// ClaimOnce records key and reports whether it was new: a request
 	// Slack delivers again is handled once.
 	ClaimOnce(ctx context.Context, key string) (bool, error)
+	RecordReminderResponse(ctx context.Context, r herald.ReminderResponse, summary string) error
+	ReminderResponses(ctx context.Context, incidentIDs []string) ([]herald.ReminderResponse, error)
 }
 
 // slackAnswer is the JSON Slack reads from a slash command's response: a
@@ -395,8 +401,140 @@ func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) error 
 		return badRequest("unknown form " + in.CallbackID)
 	}
 	// Buttons: "Open in Herald" is a link; Slack still tells the app.
+	switch in.ActionID {
+	case herald.SlackActionPostUpdate, herald.SlackActionSnooze, herald.SlackActionAck:
+		if err := s.reminderButton(ctx, user, why, in); err != nil {
+			return err
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// reminderButton answers a reminder's button. What is refused is said to
+// the member alone and changes nothing; what is done replaces the
+// reminder's buttons with who did what, and when.
+func (s *Server) reminderButton(ctx context.Context, user herald.User, why string, in herald.SlackInteraction) error {
+	refuse := func(text string) error {
+		if err := s.slack.Ephemeral(ctx, in.ChannelID, in.UserID, text); err != nil {
+			s.log.Warn("Slack: could not answer a button", "error", err)
+		}
+		return nil
+	}
+	if why != "" {
+		return refuse(why + " Nothing was changed.")
+	}
+	if in.ActionID == herald.SlackActionPostUpdate {
+		id, audience, _ := strings.Cut(in.Value, "|")
+		if !user.Role.Can(herald.PermManageIncidents) {
+			return refuse(fmt.Sprintf("Your Herald role (%s) cannot post updates. Nothing was changed.", user.Role))
+		}
+		inc, err := s.console.Incident(ctx, id)
+		if errors.Is(err, herald.ErrNotFound) {
+			return refuse("The incident no longer exists.")
+		}
+		if err != nil {
+			return err
+		}
+		if !inc.Open() {
+			return refuse(fmt.Sprintf("%s is %s: there is nothing to post.", inc.Name, strings.ToLower(inc.Status.Label())))
+		}
+		comps, err := s.console.Components(ctx)
+		if err != nil {
+			return err
+		}
+		ticked := []string{audience}
+		if _, ok := s.plan.AudienceByKey(audience); !ok {
+			ticked = s.declareAudiences()
+		}
+		m := herald.SlackComposerModal{Incident: inc, Status: inc.Status, Audiences: s.plan.Audiences, Ticked: ticked,
+			ChannelID: in.ChannelID,
+			Main:      herald.Fill(s.template(inc.Status), inc.Name, names(inc.ComponentIDs, componentsByID(comps)), s.nextUpdateText(s.now()))}
+		if err := s.slack.OpenComposer(ctx, in.TriggerID, m); err != nil {
+			s.log.Error("Slack: open the composer from a reminder", "error", err)
+			return refuse("Slack did not open the form. Try again, or post in the console.")
+		}
+		return nil
+	}
+	if !user.Role.Can(herald.PermAddNote) {
+		return refuse(fmt.Sprintf("Your Herald role (%s) cannot answer reminders. Nothing was changed.", user.Role))
+	}
+	key := in.Value
+	ob, inc, found, err := s.obligation(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return s.doneButton(ctx, in, "This reminder is no longer current: the message was sent, or the incident closed.")
+	}
+	now := s.now()
+	a, _ := s.plan.AudienceByKey(ob.Audience)
+	what := a.Name
+	if what == "" {
+		what = ob.Audience
+	}
+	r := herald.ReminderResponse{IncidentID: inc.ID, ObligationKey: key, Kind: herald.ResponseAck, At: now, Actor: actorName(user)}
+	var summary, done string
+	if in.ActionID == herald.SlackActionSnooze {
+		prior, err := s.slackStore.ReminderResponses(ctx, []string{inc.ID})
+		if err != nil {
+			return err
+		}
+		until, err := herald.Snooze(ob, prior, now)
+		if err != nil {
+			return refuse(trimPrefix(err) + ".")
+		}
+		r.Kind, r.Until = herald.ResponseSnooze, until
+		summary = fmt.Sprintf("%s snoozed the reminder about the %s message until %s (due %s)", user.Name, what,
+			until.In(s.loc).Format("15:04 MST"), ob.Due.In(s.loc).Format("15:04 MST"))
+		done = fmt.Sprintf("Snoozed by %s at %s until %s. The %s message is due at %s.", user.Name, now.In(s.loc).Format("15:04 MST"),
+			until.In(s.loc).Format("15:04 MST"), what, ob.Due.In(s.loc).Format("15:04 MST"))
+	} else {
+		summary = fmt.Sprintf("%s is on the %s message (due %s); the escalation waits", user.Name, what, ob.Due.In(s.loc).Format("15:04 MST"))
+		done = fmt.Sprintf("%s is on it (%s). The %s message is due at %s; the escalation waits.", user.Name,
+			now.In(s.loc).Format("15:04 MST"), what, ob.Due.In(s.loc).Format("15:04 MST"))
+	}
+	if err := s.slackStore.RecordReminderResponse(ctx, r, summary); err != nil {
+		return err
+	}
+	return s.doneButton(ctx, in, done)
+}
+
+// doneButton replaces the reminder's buttons with what came of them.
+func (s *Server) doneButton(ctx context.Context, in herald.SlackInteraction, text string) error {
+	if in.ChannelID == "" || in.MessageTS == "" {
+		return nil
+	}
+	if err := s.slack.UpdateMessage(ctx, in.ChannelID, in.MessageTS, text); err != nil {
+		s.log.Warn("Slack: could not update the reminder", "error", err)
+	}
+	return nil
+}
+
+// obligation finds the obligation a reminder's key names, if it still
+// stands.
+func (s *Server) obligation(ctx context.Context, key string) (herald.Obligation, herald.Incident, bool, error) {
+	inc, err := s.console.Incident(ctx, herald.ObligationIncident(key))
+	if errors.Is(err, herald.ErrNotFound) {
+		return herald.Obligation{}, inc, false, nil
+	}
+	if err != nil {
+		return herald.Obligation{}, inc, false, err
+	}
+	told, err := s.console.Communications(ctx, []string{inc.ID})
+	if err != nil {
+		return herald.Obligation{}, inc, false, err
+	}
+	reports, err := s.console.RegulatorReports(ctx, []string{inc.ID})
+	if err != nil {
+		return herald.Obligation{}, inc, false, err
+	}
+	for _, ob := range herald.Obligations(s.plan, inc, told, reports) {
+		if ob.Key() == key {
+			return ob, inc, true, nil
+		}
+	}
+	return herald.Obligation{}, inc, false, nil
 }
 
 // viewProblem shows a problem that is no field's under the modal's first

@@ -91,6 +91,9 @@ type clockStep struct {
 	next time.Time        // the next step's time; zero when none
 	done bool             // cur was carried out
 	gen  uint64           // the last wake that saw the obligation
+	// answers counts the snoozes and acknowledgements the steps were
+	// computed with: a new one computes them again.
+	answers int
 }
 
 // holds reports whether the memo's step is still Current's answer at now.
@@ -121,16 +124,20 @@ func (e *Engine) Tick(ctx context.Context) (time.Time, error) {
 	for _, r := range reports {
 		reportsOf[r.IncidentID] = append(reportsOf[r.IncidentID], r)
 	}
+	answers, err := e.reminderAnswers(ctx, incidents)
+	if err != nil {
+		return time.Time{}, err
+	}
 	var next time.Time
 	var failed error
 	for _, in := range incidents {
 		for _, ob := range herald.Obligations(e.o.Plan, in, byIncident[in.ID], reportsOf[in.ID]) {
 			key := ob.Key()
 			st := m.steps[key]
-			if st == nil || !st.holds(ob.Due, now) {
+			if st == nil || !st.holds(ob.Due, now) || st.answers != len(answers[key]) {
 				a, _ := e.o.Plan.AudienceByKey(ob.Audience)
-				cur, n := a.Current(ob, now)
-				fresh := &clockStep{due: ob.Due, cur: cur, next: n}
+				cur, n := a.CurrentWith(ob, answers[key], now)
+				fresh := &clockStep{due: ob.Due, cur: cur, next: n, answers: len(answers[key])}
 				if st != nil && st.cur != nil && cur != nil && st.cur.Key() == cur.Key() {
 					fresh.done = st.done
 				}
@@ -283,4 +290,32 @@ func roundMin(d time.Duration) string {
 		return d.Round(time.Second).String()
 	}
 	return d.Round(time.Minute).String()
+}
+
+// reminderReader is the store's list of answers to reminders (Slack's
+// snooze and "I'm on it" buttons).
+type reminderReader interface {
+	ReminderResponses(ctx context.Context, incidentIDs []string) ([]herald.ReminderResponse, error)
+}
+
+// reminderAnswers reads the answers to the incidents' reminders, by
+// obligation key.
+func (e *Engine) reminderAnswers(ctx context.Context, incidents []herald.Incident) (map[string][]herald.ReminderResponse, error) {
+	r, ok := e.o.Store.(reminderReader)
+	if !ok || len(incidents) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(incidents))
+	for i, in := range incidents {
+		ids[i] = in.ID
+	}
+	list, err := r.ReminderResponses(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]herald.ReminderResponse, len(list))
+	for _, a := range list {
+		out[a.ObligationKey] = append(out[a.ObligationKey], a)
+	}
+	return out, nil
 }

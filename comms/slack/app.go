@@ -514,3 +514,23 @@ func selectOf(actionID, placeholder string, values, labels []string, initial str
 	el.InitialOption = chosen
 	return el
 }
+
+// UpdateMessage replaces a message Herald posted (a reminder whose button
+// was used) with text: its buttons go, so nobody answers it twice, and
+// what was done stays visible ("Snoozed by … until …"). text is plain
+// text, escaped here.
+func (a *App) UpdateMessage(ctx context.Context, channelID, ts, text string) error {
+	fb, blocks := EventBlocks(text)
+	_, _, _, err := a.c.api.UpdateMessageContext(ctx, channelID, ts,
+		slackapi.MsgOptionText(fallback(fb), false), slackapi.MsgOptionBlocks(blocks...))
+	return a.c.classify("chat.update", err)
+}
+
+// Ephemeral shows text (plain, escaped here) to one member in a channel:
+// the answer to a button whose use was refused.
+func (a *App) Ephemeral(ctx context.Context, channelID, userID, text string) error {
+	fb, blocks := EventBlocks(text)
+	_, err := a.c.api.PostEphemeralContext(ctx, channelID, userID, slackapi.MsgOptionText(fallback(fb), false),
+		slackapi.MsgOptionBlocks(blocks...))
+	return a.c.classify("chat.postEphemeral", err)
+}

@@ -32,7 +32,21 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 		return c.reply(ctx, m.ThreadChannel, m.ThreadTS, text, blocks, meta)
 	case herald.KindReminder, herald.KindFailure:
 		text, blocks := EventBlocks(d.Body + "\n" + c.IncidentURL(m.Incident.ID))
+		if d.Kind == herald.KindReminder && d.ObligationKey != "" {
+			blocks = append(blocks, ReminderButtons(m.Incident.ID, d.Audience, d.ObligationKey))
+		}
 		return c.directMessage(ctx, d.Recipient, text, blocks, meta)
 	}
 	return comms.Receipt{}, fmt.Errorf("slack: cannot deliver a %s", d.Kind)
+}
+
+// ReminderButtons are a reminder's answers: post the update now (the
+// composer opens, prefilled), snooze it 5 minutes (never past due), or say
+// "I'm on it" (the escalation waits).
+func ReminderButtons(incidentID, audience, obligationKey string) Block {
+	post := slackapi.NewButtonBlockElement(herald.SlackActionPostUpdate, incidentID+"|"+audience, plain("Post public update"))
+	post.Style = slackapi.StylePrimary
+	snooze := slackapi.NewButtonBlockElement(herald.SlackActionSnooze, obligationKey, plain("Snooze 5 minutes"))
+	ack := slackapi.NewButtonBlockElement(herald.SlackActionAck, obligationKey, plain("I'm on it"))
+	return slackapi.NewActionBlock("herald_reminder", post, snooze, ack)
 }

@@ -442,6 +442,19 @@ func (s *Server) answer(w http.ResponseWriter, method string, params url.Values,
 		resp, posted, code, extra = s.postMessage(params, call)
 	case "chat.update":
 		resp, code, extra = s.update(params, call)
+	case "chat.postEphemeral":
+		// Seen by one member only, and never stored in the channel: the
+		// call is the record.
+		switch {
+		case params.Get("channel") == "":
+			code = "channel_not_found"
+		case s.users[params.Get("user")] == nil:
+			code = "user_not_in_channel"
+		case params.Get("text") == "" && params.Get("blocks") == "":
+			code = "no_text"
+		default:
+			resp = map[string]any{"message_ts": s.nextTS()}
+		}
 	case "users.lookupByEmail":
 		resp, code = s.lookupByEmail(params)
 	case "users.info":
