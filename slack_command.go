@@ -198,6 +198,8 @@ type SlackModalMeta struct {
 	IncidentID string `json:"incident_id,omitempty"`
 	Version    int    `json:"version,omitempty"`
 	ChannelID  string `json:"channel_id,omitempty"`
+	ActionID   string `json:"action_id,omitempty"`  // a refusal: the failover action
+	MessageTS  string `json:"message_ts,omitempty"` // a refusal: its approval request
 }
 
 // Encode writes the metadata for private_metadata (at most 3,000
@@ -230,4 +232,34 @@ const (
 	SlackActionPostUpdate = "herald_post_update"
 	SlackActionSnooze     = "herald_snooze"
 	SlackActionAck        = "herald_ack"
+	// A gated failover action's approval request carries the action's
+	// id: Approve decides at once; Refuse asks why in a modal.
+	SlackActionApprove = "herald_approve"
+	SlackActionRefuse  = "herald_refuse"
+	// SlackRefuseCallback is the refusal modal; SlackFieldNote its reason.
+	SlackRefuseCallback = "herald_refuse"
+	SlackFieldNote      = "note"
 )
+
+// SlackRefuseModal asks an approver why a failover action is refused.
+type SlackRefuseModal struct {
+	ActionID   string
+	ActionName string
+	Incident   string // the incident's name
+	// Where the approval request is, so its buttons can be replaced.
+	ChannelID, MessageTS string
+}
+
+// ApprovalActionID reads the failover action a delivery asks approval
+// for, from its key (the engine's "<incident>/action/<id>/approval/...").
+func ApprovalActionID(key string) (string, bool) {
+	_, rest, ok := strings.Cut(key, "/action/")
+	if !ok {
+		return "", false
+	}
+	id, stage, ok := strings.Cut(rest, "/")
+	if !ok || id == "" || !strings.HasPrefix(stage, "approval/") {
+		return "", false
+	}
+	return id, true
+}

@@ -26,6 +26,7 @@ type SlackApp interface {
 	OpenComposer(ctx context.Context, triggerID string, m herald.SlackComposerModal) error
 	// UpdateMessage replaces a message Herald posted (its buttons go) with
 	// text; Ephemeral shows text to one member.
+	OpenRefuse(ctx context.Context, triggerID string, m herald.SlackRefuseModal) error
 	UpdateMessage(ctx context.Context, channelID, ts, text string) error
 	Ephemeral(ctx context.Context, channelID, userID, text string) error
 }
@@ -389,6 +390,9 @@ func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) error 
 		if why != "" {
 			return s.viewProblem(w, in, why+" Nothing was changed.")
 		}
+		if in.CallbackID == herald.SlackRefuseCallback {
+			return s.slackRefuse(ctx, w, user, in)
+		}
 		if !user.Role.Can(herald.PermManageIncidents) {
 			return s.viewProblem(w, in, fmt.Sprintf("Your Herald role (%s) cannot change incidents. Nothing was changed.", user.Role))
 		}
@@ -404,6 +408,10 @@ func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) error 
 	switch in.ActionID {
 	case herald.SlackActionPostUpdate, herald.SlackActionSnooze, herald.SlackActionAck:
 		if err := s.reminderButton(ctx, user, why, in); err != nil {
+			return err
+		}
+	case herald.SlackActionApprove, herald.SlackActionRefuse:
+		if err := s.approvalButton(ctx, user, why, in); err != nil {
 			return err
 		}
 	}
@@ -541,8 +549,11 @@ func (s *Server) obligation(ctx context.Context, key string) (herald.Obligation,
 // field.
 func (s *Server) viewProblem(w http.ResponseWriter, in herald.SlackInteraction, msg string) error {
 	field := herald.SlackFieldName
-	if in.CallbackID == herald.SlackComposerCallback {
+	switch in.CallbackID {
+	case herald.SlackComposerCallback:
 		field = herald.SlackFieldStatus
+	case herald.SlackRefuseCallback:
+		field = herald.SlackFieldNote
 	}
 	writeJSON(w, http.StatusOK, viewErrors{ResponseAction: "errors", Errors: map[string]string{field: msg}})
 	return nil
@@ -664,4 +675,103 @@ func (s *Server) withSlackDeadline(h handlerFunc) http.HandlerFunc {
 		defer cancel()
 		inner(w, r.WithContext(ctx))
 	}
+}
+
+// approvalButton answers Approve and Refuse on a gated failover action's
+// request: only the approver role decides, never the requester (the
+// domain's rule, as in the console); Refuse first asks why.
+func (s *Server) approvalButton(ctx context.Context, user herald.User, why string, in herald.SlackInteraction) error {
+	refuse := func(text string) error {
+		if err := s.slack.Ephemeral(ctx, in.ChannelID, in.UserID, text); err != nil {
+			s.log.Warn("Slack: could not answer a button", "error", err)
+		}
+		return nil
+	}
+	if why != "" {
+		return refuse(why + " Nothing was changed.")
+	}
+	a, err := s.console.Action(ctx, in.Value)
+	if errors.Is(err, herald.ErrNotFound) {
+		return refuse("This failover action no longer exists.")
+	}
+	if err != nil {
+		return err
+	}
+	p, ok := s.plan.Procedure(a.Kind, a.Key)
+	if !ok {
+		return refuse("This action's procedure is no longer in the failover catalogue; decide in the console.")
+	}
+	if in.ActionID == herald.SlackActionRefuse {
+		// The same checks as the decision, before asking why.
+		if user.Role != p.ApproverRole || !user.Role.Can(herald.PermApprove) {
+			return refuse(fmt.Sprintf("Only the %s role decides %s. Nothing was changed.", p.ApproverRole.Label(), a.Name))
+		}
+		if a.State != herald.ActionAwaitingApproval {
+			return s.decided(ctx, in, a)
+		}
+		inc, _ := s.console.Incident(ctx, a.IncidentID)
+		m := herald.SlackRefuseModal{ActionID: a.ID, ActionName: a.Name, Incident: inc.Name, ChannelID: in.ChannelID, MessageTS: in.MessageTS}
+		if err := s.slack.OpenRefuse(ctx, in.TriggerID, m); err != nil {
+			s.log.Error("Slack: open the refusal form", "error", err)
+			return refuse("Slack did not open the form. Try again, or refuse in the console.")
+		}
+		return nil
+	}
+	decided, err := s.console.DecideAction(ctx, a.ID, 0, p, true, user, "")
+	switch {
+	case err == nil:
+		s.refresh(ctx)
+		return s.doneButton(ctx, in, fmt.Sprintf("Approved by %s at %s: %s may start.", user.Name,
+			s.now().In(s.loc).Format("15:04 MST"), decided.Name))
+	case errors.Is(err, herald.ErrInvalidTransition):
+		return s.decided(ctx, in, a)
+	case errors.Is(err, herald.ErrForbidden), errors.Is(err, herald.ErrInvalid):
+		return refuse(trimPrefix(err) + ". Nothing was changed.")
+	}
+	return err
+}
+
+// decided replaces a request that was answered elsewhere (the console,
+// another approver) with its outcome.
+func (s *Server) decided(ctx context.Context, in herald.SlackInteraction, a herald.Action) error {
+	return s.doneButton(ctx, in, fmt.Sprintf("%s is already %s.", a.Name, strings.ToLower(a.State.Label())))
+}
+
+// slackRefuse decides a refusal with its reason.
+func (s *Server) slackRefuse(ctx context.Context, w http.ResponseWriter, user herald.User, in herald.SlackInteraction) error {
+	meta, err := herald.DecodeSlackModalMeta(in.PrivateMetadata)
+	if err != nil || meta.ActionID == "" {
+		return badRequest("the form does not name its action")
+	}
+	a, err := s.console.Action(ctx, meta.ActionID)
+	if errors.Is(err, herald.ErrNotFound) {
+		return s.viewProblem(w, in, "This failover action no longer exists.")
+	}
+	if err != nil {
+		return err
+	}
+	p, ok := s.plan.Procedure(a.Kind, a.Key)
+	if !ok {
+		return s.viewProblem(w, in, "This action's procedure is no longer in the failover catalogue; decide in the console.")
+	}
+	note := in.Value1(herald.SlackFieldNote)
+	if _, err := s.console.DecideAction(ctx, a.ID, 0, p, false, user, note); err != nil {
+		if fe := formErrors(err); fe != nil {
+			writeJSON(w, http.StatusOK, viewErrors{ResponseAction: "errors", Errors: map[string]string{herald.SlackFieldNote: fe["note"] + fe[""]}})
+			return nil
+		}
+		if errors.Is(err, herald.ErrForbidden) || errors.Is(err, herald.ErrInvalidTransition) {
+			return s.viewProblem(w, in, trimPrefix(err)+".")
+		}
+		return err
+	}
+	s.refresh(ctx)
+	if meta.ChannelID != "" && meta.MessageTS != "" {
+		if err := s.slack.UpdateMessage(ctx, meta.ChannelID, meta.MessageTS, fmt.Sprintf("Refused by %s at %s: %s",
+			user.Name, s.now().In(s.loc).Format("15:04 MST"), note)); err != nil {
+			s.log.Warn("Slack: could not update the approval request", "error", err)
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
 }

@@ -534,3 +534,30 @@ func (a *App) Ephemeral(ctx context.Context, channelID, userID, text string) err
 		slackapi.MsgOptionBlocks(blocks...))
 	return a.c.classify("chat.postEphemeral", err)
 }
+
+// OpenRefuse opens the refusal modal of a failover action: why it is
+// refused (required, as in the console).
+func (a *App) OpenRefuse(ctx context.Context, triggerID string, m herald.SlackRefuseModal) error {
+	return a.open(ctx, triggerID, refuseView(m))
+}
+
+func refuseView(m herald.SlackRefuseModal) slackapi.ModalViewRequest {
+	what := "*" + Escape(truncate(m.ActionName, 200)) + "*"
+	if m.Incident != "" {
+		what += " for " + Escape(truncate(m.Incident, 200))
+	}
+	note := plainInput(herald.SlackFieldNote, "", herald.MaxReasonLen, true)
+	note.Placeholder = plain("Why is it refused? The requester and the commander read this.")
+	return slackapi.ModalViewRequest{
+		Type:            slackapi.VTModal,
+		Title:           plain("Refuse the action"),
+		Submit:          plain("Refuse"),
+		Close:           plain("Cancel"),
+		CallbackID:      herald.SlackRefuseCallback,
+		PrivateMetadata: herald.SlackModalMeta{ActionID: m.ActionID, ChannelID: m.ChannelID, MessageTS: m.MessageTS}.Encode(),
+		Blocks: slackapi.Blocks{BlockSet: []Block{
+			slackapi.NewSectionBlock(md("Refuse "+what+"?"), nil, nil),
+			input(herald.SlackFieldNote, "Reason", note),
+		}},
+	}
+}

@@ -35,6 +35,9 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 		if d.Kind == herald.KindReminder && d.ObligationKey != "" {
 			blocks = append(blocks, ReminderButtons(m.Incident.ID, d.Audience, d.ObligationKey))
 		}
+		if id, ok := herald.ApprovalActionID(d.Key); ok && d.Kind == herald.KindReminder {
+			blocks = append(blocks, ApprovalButtons(id))
+		}
 		return c.directMessage(ctx, d.Recipient, text, blocks, meta)
 	}
 	return comms.Receipt{}, fmt.Errorf("slack: cannot deliver a %s", d.Kind)
@@ -49,4 +52,14 @@ func ReminderButtons(incidentID, audience, obligationKey string) Block {
 	snooze := slackapi.NewButtonBlockElement(herald.SlackActionSnooze, obligationKey, plain("Snooze 5 minutes"))
 	ack := slackapi.NewButtonBlockElement(herald.SlackActionAck, obligationKey, plain("I'm on it"))
 	return slackapi.NewActionBlock("herald_reminder", post, snooze, ack)
+}
+
+// ApprovalButtons answer a gated failover action's approval request:
+// Approve decides at once, Refuse asks why.
+func ApprovalButtons(actionID string) Block {
+	approve := slackapi.NewButtonBlockElement(herald.SlackActionApprove, actionID, plain("Approve"))
+	approve.Style = slackapi.StylePrimary
+	refuse := slackapi.NewButtonBlockElement(herald.SlackActionRefuse, actionID, plain("Refuse"))
+	refuse.Style = slackapi.StyleDanger
+	return slackapi.NewActionBlock("herald_approval", approve, refuse)
 }
