@@ -26,6 +26,7 @@ type ConsoleStore interface {
 	Users(ctx context.Context) ([]herald.User, error)
 	CreateUser(ctx context.Context, u herald.NewUser, passwordHash, actor string) (herald.User, error)
 	SetUserRole(ctx context.Context, id string, role herald.Role, actor string) error
+	LinkSlackUser(ctx context.Context, userID, slackUserID, actor string) (herald.User, error)
 	RecordLoginFailure(ctx context.Context, key string) error
 	LoginFailures(ctx context.Context, key string, since time.Time) (int, error)
 	ClearLoginFailures(ctx context.Context, key string) error

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,34 @@ func (s *Server) setUserRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.flash(r, "Role changed.")
+	http.Redirect(w, r, "/console/users", http.StatusSeeOther)
+	return nil
+}
+
+// slackMemberID is a Slack member id as Slack shows it (profile → ⋮ →
+// Copy member ID): U… or W… and capitals and digits.
+var slackMemberID = regexp.MustCompile(`^[UW][A-Z0-9]{2,30}$`)
+
+// setUserSlack links a user to a Slack member by hand (or unlinks, when
+// empty): for a member whose Slack email differs from their Herald one.
+func (s *Server) setUserSlack(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	id := strings.ToUpper(strings.TrimSpace(r.PostFormValue("slack_user_id")))
+	if id != "" && !slackMemberID.MatchString(id) {
+		return s.renderUsers(w, r, http.StatusUnprocessableEntity, herald.NewUser{Role: herald.RoleViewer},
+			map[string]string{"slack-" + r.PathValue("id"): "a Slack member ID looks like U0123ABCD (in Slack: the person's profile, ⋮, Copy member ID)"})
+	}
+	u, err := s.console.LinkSlackUser(r.Context(), r.PathValue("id"), id, actorName(currentUser(r.Context())))
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		s.flash(r, u.Name+" is no longer linked to a Slack member.")
+	} else {
+		s.flash(r, u.Name+" is linked to the Slack member "+id+": /incident and Slack's buttons act as them.")
+	}
 	http.Redirect(w, r, "/console/users", http.StatusSeeOther)
 	return nil
 }

@@ -243,6 +243,12 @@ func matrixCases(c *console) map[string]func() matrixRequest {
 			u := c.addUser("victim"+strconv.Itoa(seq)+"@kredete.test", "Victim", herald.RoleViewer)
 			return matrixRequest{path: "/console/users/" + u.ID + "/role", writes: true, form: url.Values{"role": {"responder"}}}
 		},
+		"POST /users/{id}/slack": func() matrixRequest {
+			seq++
+			u := c.addUser("linked"+strconv.Itoa(seq)+"@kredete.test", "Linked", herald.RoleViewer)
+			return matrixRequest{path: "/console/users/" + u.ID + "/slack", writes: true,
+				form: url.Values{"slack_user_id": {"U0LINK" + strconv.Itoa(seq)}}}
+		},
 	}
 }
 

@@ -308,6 +308,7 @@ func (s *Server) ConsoleRoutes() []ConsoleRoute {
 		{"GET", "/users", herald.PermManageUsers, h(s.usersPage)},
 		{"POST", "/users", herald.PermManageUsers, h(s.addUser)},
 		{"POST", "/users/{id}/role", herald.PermManageUsers, h(s.setUserRole)},
+		{"POST", "/users/{id}/slack", herald.PermManageUsers, h(s.setUserSlack)},
 		{"GET", "/audit", herald.PermReadAudit, h(s.auditPage)},
 		{"GET", "/exercises", herald.PermReadConsole, h(s.exercisesPage)},
 		{"POST", "/exercises", herald.PermManageIncidents, h(s.recordExercise)},

@@ -369,3 +369,38 @@ func TestSlackRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestSlackLinkByHand: an admin links a Slack member whose Slack email is
+// not their Herald one; /incident then acts as that user. A malformed id
+// is refused next to its field, and nothing changes.
+func TestSlackLinkByHand(t *testing.T) {
+	forEachSlack(t, func(t *testing.T, e *slackEnv) {
+		other := e.slack.AddUser("ada.personal@elsewhere.example", "Ada")
+		if text := answer(t, first(e.command(other, "list"))); !strings.Contains(text, "No Herald user") {
+			t.Fatalf("before the link: %q", text)
+		}
+		admin := e.as(t, herald.RoleAdmin)
+		viewer := e.users[herald.RoleViewer]
+		r := admin.post("/console/users/"+viewer.ID+"/slack", url.Values{"slack_user_id": {"not an id"}})
+		if r.Code != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "Copy member ID") {
+			t.Fatalf("a bad id: %d", r.Code)
+		}
+		if u, _ := e.store.User(t.Context(), viewer.ID); u.SlackUserID != "" {
+			t.Fatalf("a refused link stored %q", u.SlackUserID)
+		}
+		r = admin.post("/console/users/"+viewer.ID+"/slack", url.Values{"slack_user_id": {strings.ToLower(other)}})
+		if r.Code != http.StatusSeeOther {
+			t.Fatalf("link: %d %s", r.Code, r.Body)
+		}
+		if text := answer(t, first(e.command(other, "list"))); !strings.Contains(text, "No incident is open") {
+			t.Errorf("after the link: %q", text)
+		}
+		if text := answer(t, first(e.command(other, "declare x"))); !strings.Contains(text, "viewer") {
+			t.Errorf("the linked member acts with the viewer's role: %q", text)
+		}
+		page := string(admin.get("/console/users").Body)
+		if !strings.Contains(page, `value="`+other+`"`) {
+			t.Error("the users page does not show the link")
+		}
+	})
+}
