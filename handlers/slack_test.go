@@ -120,6 +120,9 @@ func TestSlackSignatures(t *testing.T) {
 			"future":       e.send("/slack/commands", slackSecret, time.Now().Add(6*time.Minute), body),
 			"interaction unsigned": e.do(http.MethodPost, "/slack/interactions", strings.NewReader("payload=%7B%7D"),
 				"Content-Type", "application/x-www-form-urlencoded"),
+			"interaction stale": e.send("/slack/interactions", slackSecret, time.Now().Add(-6*time.Minute),
+				url.Values{"payload": {slacktest.BlockActionsPayload(e.members[herald.RoleApprover], "D0X", "1.1",
+					herald.SlackActionApprove, "act1", e.slack.Trigger())}}.Encode()),
 		} {
 			if r.Code != http.StatusUnauthorized {
 				t.Errorf("%s: status %d, want 401", name, r.Code)

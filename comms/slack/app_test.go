@@ -672,3 +672,26 @@ func TestModalsHostileAndLongText(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyCommand is what every /incident costs before Herald's
+// own work: the signature checked (with the second of two secrets, the
+// slower case during a rotation) and the command read.
+func BenchmarkVerifyCommand(b *testing.B) {
+	app := slack.NewApp(slack.New("xoxb-bench", slack.Options{APIURL: "http://127.0.0.1:9/api/"}), []string{secretOld, secretNew})
+	body := slacktest.CommandForm("status", "U0BENCH", "C0INCIDENTS", "1.2.trigger").Encode()
+	ts, sig := slacktest.Sign(secretNew, time.Now(), []byte(body))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Slack-Request-Timestamp", ts)
+		r.Header.Set("X-Slack-Signature", sig)
+		got, err := app.Verify(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := app.Command(got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
