@@ -92,6 +92,19 @@ func TestSlackApprovalButtons(t *testing.T) {
 			t.Fatalf("state %s after a commander's click", st)
 		}
 
+		// Never the requester, even once given the approver role.
+		if err := e.store.SetUserRole(ctx, e.users[herald.RoleCommander].ID, herald.RoleApprover, "test"); err != nil {
+			t.Fatal(err)
+		}
+		click(boss, herald.SlackActionApprove)
+		eph = e.slack.CallsTo("chat.postEphemeral")
+		if len(eph) < 2 || eph[len(eph)-1].User != boss || !strings.Contains(eph[len(eph)-1].Text, "you asked for this action") {
+			t.Errorf("the requester's click was answered %+v", eph[len(eph)-1])
+		}
+		if st := state(); st != herald.ActionAwaitingApproval {
+			t.Fatalf("state %s after the requester's click", st)
+		}
+
 		// Refuse asks why; an empty reason is refused under the field.
 		views := len(e.slack.Views())
 		click(approver, herald.SlackActionRefuse)
