@@ -289,7 +289,7 @@ func (a Audience) RemindersWith(ob Obligation, answers []ReminderResponse, until
 	default:
 		out = append(out, Reminder{Obligation: ob, Kind: RemindDue, At: ob.Due, To: p.first()})
 		escalates := ob.Action == DueEscalate && len(p.Whom) > 1
-		escalateAt := ob.Due.Add(p.EscalateAfter)
+		escalateAt := ackedEscalation(ob, p, answers, ob.Due.Add(p.EscalateAfter))
 		if escalates {
 			out = append(out, Reminder{Obligation: ob, Kind: RemindEscalate, At: escalateAt, To: p.all()})
 		}

@@ -75,25 +75,20 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// respond applies an obligation's answers to its steps: a snooze drops the
+// respond applies an obligation's snoozes to its steps: a snooze drops the
 // reminders before due and the repeats that fall within it and reminds
-// again at its end (before due); an acknowledgement moves the escalation
-// to at least AckHold (or the plan's escalation delay) after it.
+// again at its end (before due). Acknowledgements are applied where the
+// escalation is placed (ackedEscalation).
 func respond(steps []Reminder, ob Obligation, p ReminderPolicy, answers []ReminderResponse) []Reminder {
 	if len(answers) == 0 {
 		return steps
 	}
-	var ackAt time.Time
 	n := 0
 	for _, r := range answers {
 		if r.ObligationKey != ob.Key() {
 			continue
 		}
 		switch r.Kind {
-		case ResponseAck:
-			if r.At.After(ackAt) {
-				ackAt = r.At
-			}
 		case ResponseSnooze:
 			out := steps[:0:0]
 			for _, s := range steps {
@@ -109,15 +104,22 @@ func respond(steps []Reminder, ob Obligation, p ReminderPolicy, answers []Remind
 			n++
 		}
 	}
-	if !ackAt.IsZero() {
-		hold := max(AckHold, p.EscalateAfter)
-		for i := range steps {
-			if steps[i].Kind == RemindEscalate {
-				if at := ackAt.Add(hold); at.After(steps[i].At) {
-					steps[i].At = at
-				}
-			}
+	return steps
+}
+
+// ackedEscalation is when an obligation escalates after its answers: an
+// acknowledgement ("I'm on it") made before the escalation holds it back
+// until at least AckHold (or the plan's escalation delay) after it. One
+// made once it has escalated changes nothing: what was sent stays sent.
+// The overdue repeats before it go to the first person only.
+func ackedEscalation(ob Obligation, p ReminderPolicy, answers []ReminderResponse, at time.Time) time.Time {
+	for _, r := range answers {
+		if r.ObligationKey != ob.Key() || r.Kind != ResponseAck || !r.At.Before(at) {
+			continue
+		}
+		if held := r.At.Add(max(AckHold, p.EscalateAfter)); held.After(at) {
+			at = held
 		}
 	}
-	return steps
+	return at
 }

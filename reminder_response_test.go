@@ -95,3 +95,39 @@ func TestRemindersWithAnswers(t *testing.T) {
 		t.Errorf("current at due+6m after an ack: %+v", cur)
 	}
 }
+
+// TestAckHoldsTheDeputyBack: with repeats more often than the hold, the
+// repeats before the held escalation go to the commander alone; an
+// acknowledgement made after the escalation changes nothing.
+func TestAckHoldsTheDeputyBack(t *testing.T) {
+	due := time.Date(2026, 12, 1, 10, 15, 0, 0, time.UTC)
+	ob := Obligation{IncidentID: "inc1", Audience: "public", Step: StepUpdate, Since: due.Add(-15 * time.Minute), Due: due, Action: DueEscalate}
+	a := Audience{Key: "public", ReminderPolicy: ReminderPolicy{Every: 5 * time.Minute,
+		Whom: []IncidentRole{SeatCommander, SeatDeputy}, EscalateAfter: 10 * time.Minute}}
+	ack := ReminderResponse{ObligationKey: ob.Key(), Kind: ResponseAck, At: due.Add(7 * time.Minute)}
+	var esc time.Time
+	for _, r := range a.RemindersWith(ob, []ReminderResponse{ack}, due.Add(30*time.Minute)) {
+		switch r.Kind {
+		case RemindEscalate:
+			esc = r.At
+		case RemindOverdue:
+			deputy := len(r.To) > 1
+			if r.At.Before(due.Add(17*time.Minute)) && deputy {
+				t.Errorf("the repeat at due+%s goes to the deputy before the held escalation", r.At.Sub(due))
+			}
+			if r.At.After(due.Add(17*time.Minute)) && !deputy {
+				t.Errorf("the repeat at due+%s after the escalation leaves the deputy out", r.At.Sub(due))
+			}
+		}
+	}
+	if !esc.Equal(due.Add(17 * time.Minute)) {
+		t.Errorf("escalation at due+%s; want due+17m (the ack at due+7m + escalate_after)", esc.Sub(due))
+	}
+	// Acknowledged after it escalated (due+10m): it stays where it was.
+	ack.At = due.Add(11 * time.Minute)
+	for _, r := range a.RemindersWith(ob, []ReminderResponse{ack}, due.Add(30*time.Minute)) {
+		if r.Kind == RemindEscalate && !r.At.Equal(due.Add(10*time.Minute)) {
+			t.Errorf("a late ack moved the escalation to due+%s", r.At.Sub(due))
+		}
+	}
+}

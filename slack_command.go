@@ -129,6 +129,9 @@ func ParseIncidentCommand(text string) (IncidentCommand, error) {
 			return c, fmt.Errorf("name the new commander: `/incident commander @someone`")
 		}
 		m := mention.FindStringSubmatch(args[0])
+		if m == nil && strings.HasPrefix(args[0], "@") {
+			return c, fmt.Errorf("Slack sent %q as plain text: the app's /incident command needs \"Escape channels, users, and links sent to your app\" turned on (ask a Slack admin)", args[0])
+		}
 		if m == nil {
 			return c, fmt.Errorf("%q is not a Slack member: mention them, as in `/incident commander @someone`", args[0])
 		}
@@ -188,6 +191,9 @@ type SlackComposerModal struct {
 	Audiences []Audience
 	Ticked    []string // audience keys ticked
 	ChannelID string
+	// MessageTS is the reminder whose button opened it, in ChannelID: its
+	// buttons are replaced once the update is posted.
+	MessageTS string
 }
 
 // SlackModalMeta is what Herald keeps in a modal's private_metadata: the
@@ -262,4 +268,24 @@ func ApprovalActionID(key string) (string, bool) {
 		return "", false
 	}
 	return id, true
+}
+
+// slackMember is a Slack member id: U… or W…, capitals and digits.
+var slackMember = regexp.MustCompile(`^[UW][A-Z0-9]{2,30}$`)
+
+// IsSlackMemberID reports whether s is a Slack member id (not an email,
+// nor the mark of a link removed by an admin).
+func IsSlackMemberID(s string) bool { return slackMember.MatchString(s) }
+
+// SlackUnlinked is the mark an admin's unlinking leaves on a user: no
+// Slack member acts as them, and none is linked again by its email.
+func SlackUnlinked(userID string) string { return "-" + userID }
+
+// SlackLinkOf is the member a user is linked to, "" when none (or
+// unlinked).
+func SlackLinkOf(u User) string {
+	if IsSlackMemberID(u.SlackUserID) {
+		return u.SlackUserID
+	}
+	return ""
 }

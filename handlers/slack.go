@@ -39,7 +39,8 @@ type SlackStore interface {
 	// ClaimOnce records key and reports whether it was new: a request
 	// Slack delivers again is handled once.
 	ClaimOnce(ctx context.Context, key string) (bool, error)
-	RecordReminderResponse(ctx context.Context, r herald.ReminderResponse, summary string) error
+	ReleaseClaim(ctx context.Context, key string) error
+	RecordReminderResponse(ctx context.Context, r herald.ReminderResponse, summary, once string) (bool, error)
 	ReminderResponses(ctx context.Context, incidentIDs []string) ([]herald.ReminderResponse, error)
 }
 
@@ -79,19 +80,30 @@ func (s *Server) slackVerified(w http.ResponseWriter, r *http.Request) ([]byte, 
 }
 
 // firstTime claims a Slack trigger (unique per command or click) and
-// reports whether it is new.
-func (s *Server) firstTime(ctx context.Context, r *http.Request, trigger string) (bool, error) {
+// reports whether it is new. release forgets the claim: called when the
+// handling fails, so that Slack's retry is handled rather than ignored.
+func (s *Server) firstTime(ctx context.Context, r *http.Request, trigger string) (first bool, release func(), err error) {
+	release = func() {}
 	if trigger == "" {
-		return true, nil
+		return true, release, nil
 	}
-	first, err := s.slackStore.ClaimOnce(ctx, "slack/trigger/"+trigger)
+	key := "slack/trigger/" + trigger
+	first, err = s.slackStore.ClaimOnce(ctx, key)
 	if err != nil {
-		return false, err
+		return false, release, err
 	}
 	if !first {
 		s.log.Info("Slack delivered a request again; already handled", "retry", r.Header.Get("X-Slack-Retry-Num"))
+		return false, release, nil
 	}
-	return first, nil
+	return true, func() {
+		// The request's context may be what ran out: release apart.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := s.slackStore.ReleaseClaim(rctx, key); err != nil {
+			s.log.Error("Slack: release a failed request's claim", "error", err)
+		}
+	}, nil
 }
 
 // slackUser is the Herald user behind a Slack member: the one linked, or
@@ -125,12 +137,18 @@ func (s *Server) slackUser(ctx context.Context, slackUserID string) (u herald.Us
 	if u.Disabled {
 		return u, "Your Herald account is disabled.", nil
 	}
+	if u.SlackUserID != "" {
+		// Linked to another member, or unlinked by an admin: an email
+		// never overrides an admin's choice.
+		return u, "The Herald account with your Slack email is linked to another Slack member, or an admin unlinked it. " +
+			"Ask a Herald admin to link your Slack account on the console's Users page.", nil
+	}
 	u, err = s.slackStore.LinkSlackUser(ctx, u.ID, slackUserID, "slack (verified email of "+slackUserID+")")
 	return u, "", err
 }
 
 // slackCommand answers /incident.
-func (s *Server) slackCommand(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) slackCommand(w http.ResponseWriter, r *http.Request) (err error) {
 	body, ok := s.slackVerified(w, r)
 	if !ok {
 		return nil
@@ -140,13 +158,19 @@ func (s *Server) slackCommand(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("the slash command could not be read")
 	}
 	ctx := r.Context()
-	if first, err := s.firstTime(ctx, r, cmd.TriggerID); err != nil || !first {
-		if err != nil {
-			return err
-		}
+	first, release, err := s.firstTime(ctx, r, cmd.TriggerID)
+	if err != nil {
+		return err
+	}
+	if !first {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	ic, perr := herald.ParseIncidentCommand(cmd.Text)
 	if perr != nil {
 		return ephemeral(w, mrkdwnEscape(perr.Error())+"\n\n"+herald.SlackHelp)
@@ -315,8 +339,20 @@ func (s *Server) slackStatusText(ctx context.Context, in herald.Incident) string
 			b.WriteString("Commander: nobody yet (`/incident commander @someone`)\n")
 		}
 	}
-	if n := len(in.Updates); n > 0 {
-		last := in.Updates[n-1]
+	told, err1 := s.console.Communications(ctx, []string{in.ID})
+	reports, err2 := s.console.RegulatorReports(ctx, []string{in.ID})
+	if err1 == nil && err2 == nil {
+		for _, ob := range herald.Obligations(s.plan, in, told, reports) {
+			a, _ := s.plan.AudienceByKey(ob.Audience)
+			state := "due " + ob.Due.In(s.loc).Format("15:04 MST")
+			if !s.now().Before(ob.Due) {
+				state = "*OVERDUE* since " + ob.Due.In(s.loc).Format("15:04 MST")
+			}
+			fmt.Fprintf(&b, "Owed: %s, %s\n", mrkdwnEscape(ob.Describe(a, s.loc)), state)
+		}
+	}
+	if len(in.Updates) > 0 {
+		last := in.Updates[0] // newest first
 		fmt.Fprintf(&b, "Last public update %s: %s", last.CreatedAt.In(s.loc).Format("15:04 MST"), mrkdwnEscape(truncateRunes(last.Body, 300)))
 	}
 	return b.String()
@@ -360,7 +396,7 @@ type viewErrors struct {
 }
 
 // slackInteraction handles buttons and modal submissions.
-func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) (err error) {
 	body, ok := s.slackVerified(w, r)
 	if !ok {
 		return nil
@@ -374,13 +410,19 @@ func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) error 
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	if first, err := s.firstTime(ctx, r, in.TriggerID); err != nil || !first {
-		if err != nil {
-			return err
-		}
+	first, release, err := s.firstTime(ctx, r, in.TriggerID)
+	if err != nil {
+		return err
+	}
+	if !first {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	user, why, err := s.slackUser(ctx, in.UserID)
 	if err != nil {
 		return err
@@ -456,8 +498,8 @@ func (s *Server) reminderButton(ctx context.Context, user herald.User, why strin
 			ticked = s.declareAudiences()
 		}
 		m := herald.SlackComposerModal{Incident: inc, Status: inc.Status, Audiences: s.plan.Audiences, Ticked: ticked,
-			ChannelID: in.ChannelID,
-			Main:      herald.Fill(s.template(inc.Status), inc.Name, names(inc.ComponentIDs, componentsByID(comps)), s.nextUpdateText(s.now()))}
+			ChannelID: in.ChannelID, MessageTS: in.MessageTS,
+			Main: herald.Fill(s.template(inc.Status), inc.Name, names(inc.ComponentIDs, componentsByID(comps)), s.nextUpdateText(s.now()))}
 		if err := s.slack.OpenComposer(ctx, in.TriggerID, m); err != nil {
 			s.log.Error("Slack: open the composer from a reminder", "error", err)
 			return refuse("Slack did not open the form. Try again, or post in the console.")
@@ -502,8 +544,16 @@ func (s *Server) reminderButton(ctx context.Context, user herald.User, why strin
 		done = fmt.Sprintf("%s is on it (%s). The %s message is due at %s; the escalation waits.", user.Name,
 			now.In(s.loc).Format("15:04 MST"), what, ob.Due.In(s.loc).Format("15:04 MST"))
 	}
-	if err := s.slackStore.RecordReminderResponse(ctx, r, summary); err != nil {
+	once := "slack/answered/" + in.ChannelID + "/" + in.MessageTS
+	if in.MessageTS == "" {
+		once = ""
+	}
+	recorded, err := s.slackStore.RecordReminderResponse(ctx, r, summary, once)
+	if err != nil {
 		return err
+	}
+	if !recorded {
+		return refuse("This reminder was already answered. Nothing was changed.")
 	}
 	return s.doneButton(ctx, in, done)
 }
@@ -629,10 +679,17 @@ func (s *Server) slackCompose(ctx context.Context, w http.ResponseWriter, user h
 	}
 	comp := herald.Composition{Status: herald.Status(in.Value1(herald.SlackFieldStatus)), Main: in.Value1(herald.SlackFieldMain),
 		Audiences: in.Values[herald.SlackFieldAudiences]}
-	_, err = s.console.Compose(ctx, meta.IncidentID, meta.Version, comp, s.plan, actorName(user))
+	posted, err := s.console.Compose(ctx, meta.IncidentID, meta.Version, comp, s.plan, actorName(user))
 	switch {
 	case err == nil:
 		s.refresh(ctx)
+		if meta.ChannelID != "" && meta.MessageTS != "" {
+			// The reminder it answered: done, by whom.
+			if err := s.slack.UpdateMessage(ctx, meta.ChannelID, meta.MessageTS, fmt.Sprintf("Update posted by %s at %s: %s, to %s.",
+				user.Name, s.now().In(s.loc).Format("15:04 MST"), strings.ToLower(posted.Status.Label()), strings.Join(comp.Audiences, ", "))); err != nil {
+				s.log.Warn("Slack: could not update the reminder", "error", err)
+			}
+		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	case errors.Is(err, herald.ErrConflict):
@@ -734,7 +791,15 @@ func (s *Server) approvalButton(ctx context.Context, user herald.User, why strin
 // decided replaces a request that was answered elsewhere (the console,
 // another approver) with its outcome.
 func (s *Server) decided(ctx context.Context, in herald.SlackInteraction, a herald.Action) error {
-	return s.doneButton(ctx, in, fmt.Sprintf("%s is already %s.", a.Name, strings.ToLower(a.State.Label())))
+	text := fmt.Sprintf("%s is already %s", a.Name, strings.ToLower(a.State.Label()))
+	if a.DecidedBy.Name != "" && a.DecidedAt != nil {
+		verb := "approved"
+		if a.State == herald.ActionRefused {
+			verb = "refused"
+		}
+		text += fmt.Sprintf(" (%s by %s at %s)", verb, a.DecidedBy.Name, a.DecidedAt.In(s.loc).Format("15:04 MST"))
+	}
+	return s.doneButton(ctx, in, text+".")
 }
 
 // slackRefuse decides a refusal with its reason.

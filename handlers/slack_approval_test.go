@@ -27,7 +27,7 @@ func TestSlackApprovalButtons(t *testing.T) {
 		e.slack.AddChannel("incident-response")
 		e.store.EnableDeliveries(e.plan)
 		eng := engine.New(engine.Options{Plan: e.plan, Store: e.store, Now: e.clock.Now,
-			Channels: map[herald.Channel]comms.Channel{herald.ChannelSlack: slack.New(e.slack.Token(), slack.Options{APIURL: e.slack.URL()})}})
+			Channels: map[herald.Channel]comms.Channel{herald.ChannelSlack: slack.New(e.slack.Token(), slack.Options{APIURL: e.slack.URL(), Interactive: true})}})
 		q, err := e.store.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

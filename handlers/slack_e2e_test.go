@@ -32,7 +32,7 @@ func TestSlackReminderToPublicUpdate(t *testing.T) {
 		e.slack.AddChannel("incident-response")
 		e.store.EnableDeliveries(e.plan)
 		eng := engine.New(engine.Options{Plan: e.plan, Store: e.store, Now: e.clock.Now, Location: time.UTC,
-			Channels: map[herald.Channel]comms.Channel{herald.ChannelSlack: slack.New(e.slack.Token(), slack.Options{APIURL: e.slack.URL()})}})
+			Channels: map[herald.Channel]comms.Channel{herald.ChannelSlack: slack.New(e.slack.Token(), slack.Options{APIURL: e.slack.URL(), Interactive: true})}})
 		q, err := e.store.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -137,6 +137,10 @@ func TestSlackReminderToPublicUpdate(t *testing.T) {
 			doc.Incidents[0].IncidentUpdates[0].Body != "A card network certificate expired; renewing it now." {
 			t.Fatalf("the public API after the button: %s", page.Body)
 		}
+		// The reminder that opened it says so, its buttons gone.
+		if got := lastUpdate(e.slack, msg.TS); !strings.Contains(got, "Update posted by "+boss.Name) {
+			t.Errorf("the reminder after the post says %q", got)
+		}
 		// The public clock restarted: due a full cadence after the post.
 		second := public()
 		// (The test clock moves a second at each reading.)
@@ -160,6 +164,30 @@ func TestSlackReminderToPublicUpdate(t *testing.T) {
 		if got := lastUpdate(e.slack, msg.TS); !strings.Contains(got, "Snoozed by "+boss.Name) || !strings.Contains(got, "until") {
 			t.Errorf("the snoozed reminder says %q", got)
 		}
+		// A second answer to the same message (a stale copy of its
+		// buttons) changes nothing.
+		if r := click(herald.SlackActionAck, second.Key()); r.Code != http.StatusOK {
+			t.Fatalf("ack: %d", r.Code)
+		}
+		if eph := e.slack.CallsTo("chat.postEphemeral"); len(eph) == 0 || !strings.Contains(eph[len(eph)-1].Text, "already answered") {
+			t.Errorf("a second answer to one reminder was not refused: %+v", eph)
+		}
+		// At due, the reminder "Due now" (the snooze ended at due, so no
+		// extra one): acknowledged.
+		e.clock.Set(second.Due.Add(time.Second))
+		if _, err := eng.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		snoozed := msg.TS
+		waitFor(t, "the due reminder", func() (bool, string) {
+			for _, m := range e.slack.Messages(e.slack.DMChannel(member)) {
+				if m.TS != snoozed && strings.Contains(m.Text, "Due now") {
+					msg = m
+					return true, ""
+				}
+			}
+			return false, "no Due now message"
+		})
 		if r := click(herald.SlackActionAck, second.Key()); r.Code != http.StatusOK {
 			t.Fatalf("ack: %d", r.Code)
 		}

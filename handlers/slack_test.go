@@ -405,5 +405,18 @@ func TestSlackLinkByHand(t *testing.T) {
 		if !strings.Contains(page, `value="`+other+`"`) {
 			t.Error("the users page does not show the link")
 		}
+		// Unlinked by the admin: neither the member linked by hand nor the
+		// one with the user's Slack email acts as the user any more.
+		if r := admin.post("/console/users/"+viewer.ID+"/slack", url.Values{"slack_user_id": {""}}); r.Code != http.StatusSeeOther {
+			t.Fatalf("unlink: %d", r.Code)
+		}
+		for _, m := range []string{other, e.members[herald.RoleViewer]} {
+			if text := answer(t, first(e.command(m, "list"))); strings.Contains(text, "No incident is open") {
+				t.Errorf("member %s still acts as the viewer after the unlink: %q", m, text)
+			}
+		}
+		if u, _ := e.store.User(t.Context(), viewer.ID); herald.SlackLinkOf(u) != "" {
+			t.Errorf("still linked: %q", u.SlackUserID)
+		}
 	})
 }

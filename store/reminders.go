@@ -15,19 +15,32 @@ import (
 // (Slack's "Snooze 5 minutes", "I'm on it") and writes it on the
 // incident's timeline; the clocks wake (the page version moves) and read
 // it with the obligation. summary is the timeline's line.
-func (s *Store) RecordReminderResponse(ctx context.Context, r herald.ReminderResponse, summary string) error {
+//
+// once names the message answered (its buttons): one answer per message,
+// whichever replica or click comes first; it reports false for the
+// others, which change nothing.
+func (s *Store) RecordReminderResponse(ctx context.Context, r herald.ReminderResponse, summary, once string) (bool, error) {
 	r.At = r.At.UTC().Truncate(time.Microsecond)
 	var until any
 	if !r.Until.IsZero() {
 		until = r.Until.UTC().Truncate(time.Microsecond)
 	}
-	return s.transact(ctx, true, func(tx *sql.Tx) error {
+	recorded := false
+	err := s.transact(ctx, true, func(tx *sql.Tx) error {
+		if once != "" {
+			ok, err := s.claimKey(ctx, tx, once, s.Now())
+			if err != nil || !ok {
+				return err
+			}
+		}
+		recorded = true
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reminder_responses (id, incident_id, obligation_key, kind, at, until, actor)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`), newID(), r.IncidentID, r.ObligationKey, r.Kind, r.At, until, r.Actor); err != nil {
 			return fmt.Errorf("store: reminder response: %w", err)
 		}
 		return s.timeline(ctx, tx, r.IncidentID, "reminder", r.Actor, summary, r.At)
 	})
+	return recorded && err == nil, err
 }
 
 // ReminderResponses lists the answers to the reminders of the incidents,

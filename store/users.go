@@ -228,10 +228,27 @@ func (s *Store) LinkSlackUser(ctx context.Context, userID, slackUserID, actor st
 			return fmt.Errorf("store: link Slack member: %w", err)
 		}
 		now := s.Now()
-		if slackUserID != "" {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET slack_user_id = '', updated_at = $2 WHERE slack_user_id = $1 AND id <> $3`),
-				slackUserID, now, userID); err != nil {
+		if slackUserID == "" {
+			// Unlinked by an admin: marked so that the member is not linked
+			// again by its email (UserBySlackID never matches the mark).
+			slackUserID = herald.SlackUnlinked(userID)
+		} else {
+			// The member moves: the user it was linked to loses it, on
+			// the record too.
+			var from string
+			err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM users WHERE slack_user_id = $1 AND id <> $2`), slackUserID, userID).Scan(&from)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
 				return fmt.Errorf("store: link Slack member: %w", err)
+			default:
+				if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET slack_user_id = '', updated_at = $2 WHERE id = $1`), from, now); err != nil {
+					return fmt.Errorf("store: link Slack member: %w", err)
+				}
+				if err := s.audit(ctx, tx, auditRecord{Actor: actor, Action: "user.slack", Entity: "user", EntityID: from,
+					Before: map[string]any{"slack_user_id": slackUserID}, After: map[string]any{"slack_user_id": ""}}); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET slack_user_id = $2, updated_at = $3 WHERE id = $1`), userID, slackUserID, now); err != nil {
@@ -256,4 +273,13 @@ func (s *Store) ClaimOnce(ctx context.Context, key string) (bool, error) {
 		return err
 	})
 	return first, err
+}
+
+// ReleaseClaim forgets a ClaimOnce key: what it guarded failed, and a
+// retry must be handled.
+func (s *Store) ReleaseClaim(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM engine_keys WHERE key = $1`), key); err != nil {
+		return fmt.Errorf("store: release %s: %w", key, err)
+	}
+	return nil
 }

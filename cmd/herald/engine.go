@@ -28,7 +28,8 @@ import (
 func channels(cfg config.Config) (map[herald.Channel]comms.Channel, error) {
 	out := map[herald.Channel]comms.Channel{}
 	if tok := cfg.SlackToken.Reveal(); tok != "" {
-		out[herald.ChannelSlack] = slack.New(tok, slack.Options{APIURL: cfg.SlackAPIURL, ConsoleURL: cfg.PublicURL})
+		out[herald.ChannelSlack] = slack.New(tok, slack.Options{APIURL: cfg.SlackAPIURL, ConsoleURL: cfg.PublicURL,
+			Interactive: len(cfg.SlackSigningSecrets) > 0})
 	}
 	if u := cfg.SMTPURL.Reveal(); u != "" {
 		ec, err := email.ParseURL(u)

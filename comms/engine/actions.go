@@ -169,7 +169,11 @@ func (e *Engine) notifyPending(ctx context.Context) error {
 				if _, ok := e.o.Channels[ch]; !ok || u.Email == "" {
 					continue
 				}
-				ds = append(ds, herald.Delivery{Channel: ch, Kind: herald.KindReminder, Recipient: u.Email,
+				to := u.Email
+				if ch == herald.ChannelSlack && herald.IsSlackMemberID(u.SlackUserID) {
+					to = u.SlackUserID
+				}
+				ds = append(ds, herald.Delivery{Channel: ch, Kind: herald.KindReminder, Recipient: to,
 					Subject: "Failover action: " + a.Name + " " + what, Body: text,
 					Key: fmt.Sprintf("%s/action/%s/%s/%s/%s", a.IncidentID, a.ID, stage, ch, u.Email)})
 			}

@@ -245,6 +245,8 @@ func (e *Engine) reminderText(in herald.Incident, a herald.Audience, r herald.Re
 	switch r.Kind {
 	case herald.RemindBefore:
 		fmt.Fprintf(&b, "Reminder: %s (in %s)", what, roundMin(r.Obligation.Due.Sub(now)))
+	case herald.RemindSnoozed:
+		fmt.Fprintf(&b, "Snooze over: %s (in %s)", what, roundMin(r.Obligation.Due.Sub(now)))
 	case herald.RemindDue:
 		fmt.Fprintf(&b, "Due now: %s", what)
 	case herald.RemindOverdue:

@@ -427,7 +427,7 @@ func (e *Engine) toPeople(ctx context.Context, incidentID string, seats []herald
 	if err != nil {
 		return nil, err
 	}
-	type person struct{ email, phone string }
+	type person struct{ email, phone, slack string }
 	var people []person
 	seen := map[string]bool{}
 	for _, seat := range seats {
@@ -443,10 +443,10 @@ func (e *Engine) toPeople(ctx context.Context, incidentID string, seats []herald
 			}
 			return nil, err
 		}
-		people = append(people, person{u.Email, u.Phone})
+		people = append(people, person{u.Email, u.Phone, u.SlackUserID})
 	}
 	for _, c := range contacts {
-		people = append(people, person{c.Email, c.Phone})
+		people = append(people, person{c.Email, c.Phone, ""})
 	}
 	var ds []herald.Delivery
 	for _, p := range people {
@@ -455,8 +455,13 @@ func (e *Engine) toPeople(ctx context.Context, incidentID string, seats []herald
 				continue
 			}
 			to := p.email
-			if ch == herald.ChannelSMS {
+			switch {
+			case ch == herald.ChannelSMS:
 				to = p.phone
+			case ch == herald.ChannelSlack && herald.IsSlackMemberID(p.slack):
+				// Linked by hand or by a verified email: the member
+				// itself, whatever email Slack has for them.
+				to = p.slack
 			}
 			if to == "" {
 				continue

@@ -423,7 +423,7 @@ func composerView(m herald.SlackComposerModal) slackapi.ModalViewRequest {
 		Close:      plain("Cancel"),
 		CallbackID: herald.SlackComposerCallback,
 		PrivateMetadata: herald.SlackModalMeta{
-			IncidentID: in.ID, Version: in.Version, ChannelID: m.ChannelID,
+			IncidentID: in.ID, Version: in.Version, ChannelID: m.ChannelID, MessageTS: m.MessageTS,
 		}.Encode(),
 		Blocks: slackapi.Blocks{BlockSet: blocks},
 	}

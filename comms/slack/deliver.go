@@ -32,10 +32,10 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 		return c.reply(ctx, m.ThreadChannel, m.ThreadTS, text, blocks, meta)
 	case herald.KindReminder, herald.KindFailure:
 		text, blocks := EventBlocks(d.Body + "\n" + c.IncidentURL(m.Incident.ID))
-		if d.Kind == herald.KindReminder && d.ObligationKey != "" {
+		if c.buttons && d.Kind == herald.KindReminder && d.ObligationKey != "" {
 			blocks = append(blocks, ReminderButtons(m.Incident.ID, d.Audience, d.ObligationKey))
 		}
-		if id, ok := herald.ApprovalActionID(d.Key); ok && d.Kind == herald.KindReminder {
+		if id, ok := herald.ApprovalActionID(d.Key); ok && c.buttons && d.Kind == herald.KindReminder {
 			blocks = append(blocks, ApprovalButtons(id))
 		}
 		return c.directMessage(ctx, d.Recipient, text, blocks, meta)

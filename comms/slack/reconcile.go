@@ -65,11 +65,15 @@ func (c *Client) Delivered(ctx context.Context, m comms.Message, since time.Time
 		}
 		return c.findInHistory(ctx, ch, oldest, d.ID)
 	case herald.KindReminder, herald.KindFailure:
-		u, err := c.api.GetUserByEmailContext(ctx, d.Recipient)
-		if err != nil {
-			return comms.Receipt{}, false, c.classify("users.lookupByEmail", err)
+		member := d.Recipient
+		if !herald.IsSlackMemberID(member) {
+			u, err := c.api.GetUserByEmailContext(ctx, d.Recipient)
+			if err != nil {
+				return comms.Receipt{}, false, c.classify("users.lookupByEmail", err)
+			}
+			member = u.ID
 		}
-		ch, _, _, err := c.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{u.ID}})
+		ch, _, _, err := c.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{member}})
 		if err != nil {
 			return comms.Receipt{}, false, c.classify("conversations.open", err)
 		}

@@ -48,6 +48,9 @@ type Options struct {
 	ConsoleURL string
 	// Now is the clock for "open for 25m"; nil means time.Now.
 	Now func() time.Time
+	// Interactive adds the buttons (reminders, approvals): only when
+	// Slack's clicks reach Herald (HERALD_SLACK_SIGNING_SECRETS set).
+	Interactive bool
 }
 
 // Client posts to one Slack workspace with one bot token.
@@ -56,6 +59,7 @@ type Client struct {
 	token      string // kept only to scrub it from errors
 	consoleURL string
 	now        func() time.Time
+	buttons    bool
 }
 
 // New returns a client for the bot token. The token is sent to Slack and
@@ -81,6 +85,7 @@ func New(token string, opts Options) *Client {
 		token:      token,
 		consoleURL: strings.TrimRight(opts.ConsoleURL, "/"),
 		now:        now,
+		buttons:    opts.Interactive,
 	}
 }
 
@@ -140,6 +145,10 @@ func (c *Client) DirectMessage(ctx context.Context, email, text string, blocks .
 }
 
 func (c *Client) directMessage(ctx context.Context, email, text string, blocks []Block, extra ...slackapi.MsgOption) (comms.Receipt, error) {
+	if herald.IsSlackMemberID(email) {
+		// A member linked to the user: posted to the member itself.
+		return c.post(ctx, email, text, blocks, extra...)
+	}
 	u, err := c.api.GetUserByEmailContext(ctx, email)
 	if err != nil {
 		return comms.Receipt{}, c.classify("users.lookupByEmail", err)
