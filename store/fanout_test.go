@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/config"
@@ -200,6 +201,40 @@ func TestWebhookFanoutAndFailures(t *testing.T) {
 			}
 			if notices != 1 || subject != "stopped" || body != "after 3" || recipient != "dev@example.com" {
 				t.Errorf("notices: %d %q %q to %q", notices, subject, body, recipient)
+			}
+		})
+	}
+}
+
+// TestClaimOncePrunesSlackTriggers: a Slack trigger's claim holds (a
+// retry is refused), and claims older than an hour are pruned by later
+// ones; other keys are never pruned.
+func TestClaimOncePrunesSlackTriggers(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := t.Context()
+			s, clk := open(t, d)
+			claim := func(key string) bool {
+				t.Helper()
+				ok, err := s.ClaimOnce(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			if !claim("slack/trigger/1") || claim("slack/trigger/1") || !claim("other/key") {
+				t.Fatal("a claim did not hold")
+			}
+			clk.Set(clk.Now().Add(2 * time.Hour))
+			if !claim("slack/trigger/2") {
+				t.Fatal("a new trigger was refused")
+			}
+			var n int
+			if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM engine_keys WHERE key IN ('slack/trigger/1', 'other/key', 'slack/trigger/2')`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 2 {
+				t.Errorf("%d of the keys left; want the new trigger and the other key", n)
 			}
 		})
 	}

@@ -265,15 +265,32 @@ func (s *Store) LinkSlackUser(ctx context.Context, userID, slackUserID, actor st
 
 // ClaimOnce records key and reports whether it was new: what arrives
 // twice (Slack delivering a request again) is handled once.
+//
+// Keys under "slack/trigger/" are kept an hour (Slack retries within
+// minutes), then pruned by later claims.
 func (s *Store) ClaimOnce(ctx context.Context, key string) (bool, error) {
 	first := false
 	err := s.transact(ctx, false, func(tx *sql.Tx) error {
+		now := s.Now()
 		var err error
-		first, err = s.claimKey(ctx, tx, key, s.Now())
-		return err
+		if first, err = s.claimKey(ctx, tx, key, now); err != nil {
+			return err
+		}
+		if strings.HasPrefix(key, slackTriggerKeys) {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM engine_keys WHERE key >= $1 AND key < $2 AND created_at < $3`),
+				slackTriggerKeys, slackTriggerKeys[:len(slackTriggerKeys)-1]+"0", now.Add(-time.Hour)); err != nil {
+				return fmt.Errorf("store: prune Slack triggers: %w", err)
+			}
+		}
+		return nil
 	})
 	return first, err
 }
+
+// slackTriggerKeys prefixes the claims of Slack's triggers; the range
+// [prefix, prefix with "/" → "0") holds exactly them, and uses the key's
+// index on both databases (LIKE would not, under PostgreSQL's collation).
+const slackTriggerKeys = "slack/trigger/"
 
 // ReleaseClaim forgets a ClaimOnce key: what it guarded failed, and a
 // retry must be handled.
