@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"cmd/herald":          {"*"},
 	"scripts/plainserver": {},
 	"scripts/enginebench": {"*"},
+	"scripts/fanoutbench": {"*"},
 	"e2e":                 {},
 	"auth":                {},
 	// The webhook adapter writes Statuspage's objects as the API does.
