@@ -465,12 +465,7 @@ func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) (err e
 // the member alone and changes nothing; what is done replaces the
 // reminder's buttons with who did what, and when.
 func (s *Server) reminderButton(ctx context.Context, user herald.User, why string, in herald.SlackInteraction) error {
-	refuse := func(text string) error {
-		if err := s.slack.Ephemeral(ctx, in.ChannelID, in.UserID, text); err != nil {
-			s.log.Warn("Slack: could not answer a button", "error", err)
-		}
-		return nil
-	}
+	refuse := func(text string) error { return s.tellMember(ctx, in, text) }
 	if why != "" {
 		return refuse(why + " Nothing was changed.")
 	}
@@ -556,6 +551,14 @@ func (s *Server) reminderButton(ctx context.Context, user herald.User, why strin
 		return refuse("This reminder was already answered. Nothing was changed.")
 	}
 	return s.doneButton(ctx, in, done)
+}
+
+// tellMember answers a button privately: what was refused, and why.
+func (s *Server) tellMember(ctx context.Context, in herald.SlackInteraction, text string) error {
+	if err := s.slack.Ephemeral(ctx, in.ChannelID, in.UserID, text); err != nil {
+		s.log.Warn("Slack: could not answer a button", "error", err)
+	}
+	return nil
 }
 
 // doneButton replaces the reminder's buttons with what came of them.
@@ -738,12 +741,7 @@ func (s *Server) withSlackDeadline(h handlerFunc) http.HandlerFunc {
 // request: only the approver role decides, never the requester (the
 // domain's rule, as in the console); Refuse first asks why.
 func (s *Server) approvalButton(ctx context.Context, user herald.User, why string, in herald.SlackInteraction) error {
-	refuse := func(text string) error {
-		if err := s.slack.Ephemeral(ctx, in.ChannelID, in.UserID, text); err != nil {
-			s.log.Warn("Slack: could not answer a button", "error", err)
-		}
-		return nil
-	}
+	refuse := func(text string) error { return s.tellMember(ctx, in, text) }
 	if why != "" {
 		return refuse(why + " Nothing was changed.")
 	}

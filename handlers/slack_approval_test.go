@@ -6,14 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kredete/herald"
-	"github.com/kredete/herald/comms"
-	"github.com/kredete/herald/comms/engine"
-	"github.com/kredete/herald/comms/slack"
 	"github.com/kredete/herald/comms/slack/slacktest"
-	"github.com/kredete/herald/store"
 )
 
 // TestSlackApprovalButtons: a gated failover action's request reaches the
@@ -24,19 +19,7 @@ import (
 func TestSlackApprovalButtons(t *testing.T) {
 	forEachSlack(t, func(t *testing.T, e *slackEnv) {
 		ctx := context.Background()
-		e.slack.AddChannel("incident-response")
-		e.store.EnableDeliveries(e.plan)
-		eng := engine.New(engine.Options{Plan: e.plan, Store: e.store, Now: e.clock.Now,
-			Channels: map[herald.Channel]comms.Channel{herald.ChannelSlack: slack.New(e.slack.Token(), slack.Options{APIURL: e.slack.URL(), Interactive: true})}})
-		q, err := e.store.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = q.Stop(sctx)
-		})
+		eng := e.startEngine(t)
 		in, err := e.store.DeclareIncident(ctx, herald.Declaration{Name: "Primary database down", Impact: herald.ImpactMajor,
 			Body: "Investigating."}, e.users[herald.RoleCommander].ID, e.plan.DeclareAudiences(), "test")
 		if err != nil {

@@ -29,19 +29,7 @@ import (
 func TestSlackReminderToPublicUpdate(t *testing.T) {
 	forEachSlack(t, func(t *testing.T, e *slackEnv) {
 		ctx := context.Background()
-		e.slack.AddChannel("incident-response")
-		e.store.EnableDeliveries(e.plan)
-		eng := engine.New(engine.Options{Plan: e.plan, Store: e.store, Now: e.clock.Now, Location: time.UTC,
-			Channels: map[herald.Channel]comms.Channel{herald.ChannelSlack: slack.New(e.slack.Token(), slack.Options{APIURL: e.slack.URL(), Interactive: true})}})
-		q, err := e.store.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = q.Stop(sctx)
-		})
+		eng := e.startEngine(t)
 
 		boss := e.users[herald.RoleCommander]
 		member := e.members[herald.RoleCommander]
@@ -244,4 +232,25 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startEngine runs the cadence engine on the env's store and clock, with
+// the Slack channel (buttons on) against the stand-in, until the test ends.
+func (e *slackEnv) startEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	e.slack.AddChannel("incident-response")
+	e.store.EnableDeliveries(e.plan)
+	eng := engine.New(engine.Options{Plan: e.plan, Store: e.store, Now: e.clock.Now, Location: time.UTC,
+		Channels: map[herald.Channel]comms.Channel{herald.ChannelSlack: slack.New(e.slack.Token(),
+			slack.Options{APIURL: e.slack.URL(), Interactive: true})}})
+	q, err := e.store.StartQueue(context.Background(), eng.Deliver, store.QueueOptions{PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = q.Stop(sctx)
+	})
+	return eng
 }
