@@ -1321,20 +1321,22 @@ type sampler struct {
 
 func startSampler(pid int) *sampler {
 	s := &sampler{zero: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
+	// The first sample now, so that one precedes the declaration.
+	s.samples = append(s.samples, rssSample{kb: statusKB(pid, "VmRSS"), cpu: procCPU(pid)})
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(rssEvery)
 		defer t.Stop()
 		for {
-			kb, cpu := statusKB(pid, "VmRSS"), procCPU(pid)
-			s.mu.Lock()
-			s.samples = append(s.samples, rssSample{at: time.Since(s.zero), kb: kb, cpu: cpu})
-			s.mu.Unlock()
 			select {
 			case <-s.quit:
 				return
 			case <-t.C:
 			}
+			kb, cpu := statusKB(pid, "VmRSS"), procCPU(pid)
+			s.mu.Lock()
+			s.samples = append(s.samples, rssSample{at: time.Since(s.zero), kb: kb, cpu: cpu})
+			s.mu.Unlock()
 		}
 	}()
 	return s
@@ -1695,7 +1697,7 @@ func (r *result) markdown() (string, bool) {
 	}
 	if len(r.samples) > 0 {
 		fmt.Fprintf(&b, "- RSS over the fan-out (MiB, the largest sample in each tenth of it): %s.\n", rssTimeline(r.samples, r.fanoutWall))
-		fmt.Fprintf(&b, "- Herald's CPU over the fan-out (cores, each tenth of it): %s; in its first 30 s, by 5 s: %s.\n",
+		fmt.Fprintf(&b, "- Herald's CPU over the fan-out (cores, each tenth of it; the wrk runs' page serving included): %s; in its first 30 s, by 5 s: %s.\n",
 			cpuTimeline(r.samples, 0, r.fanoutWall/10, 10), cpuTimeline(r.samples, 0, 5*time.Second, 6))
 	}
 
