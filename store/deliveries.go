@@ -136,7 +136,7 @@ func (s *Store) deliverySeq(query string) string {
 
 // Delivery reads one delivery.
 func (s *Store) Delivery(ctx context.Context, id string) (herald.Delivery, error) {
-	ds, err := s.queryDeliveries(ctx, s.db, selectDelivery, id)
+	ds, err := s.queryDeliveries(ctx, s.prep(nil), selectDelivery, id)
 	if err != nil {
 		return herald.Delivery{}, err
 	}
@@ -193,7 +193,7 @@ func (s *Store) EarlierPending(ctx context.Context, d herald.Delivery) (bool, er
 func (s *Store) StartAttempt(ctx context.Context, id string) (herald.Delivery, error) {
 	var d herald.Delivery
 	err := s.transact(ctx, false, func(tx *sql.Tx) error {
-		ds, err := s.queryDeliveries(ctx, tx, selectDelivery+" FOR UPDATE", id)
+		ds, err := s.queryDeliveries(ctx, s.prep(tx), selectDelivery+" FOR UPDATE", id)
 		if err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func (s *Store) StartAttempt(ctx context.Context, id string) (herald.Delivery, e
 		if d.State.Final() {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = $2 WHERE id = $1`),
+		_, err = s.prep(tx).ExecContext(ctx, s.q(`UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = $2 WHERE id = $1`),
 			id, s.Now())
 		return err
 	})
@@ -222,7 +222,7 @@ func (s *Store) FinishAttempt(ctx context.Context, id string, state herald.Deliv
 	// Delivery progress is not a change of the public page: no version bump.
 	return s.transact(ctx, false, func(tx *sql.Tx) error {
 		var incidentID string
-		err := tx.QueryRowContext(ctx, s.q(`UPDATE deliveries SET state = $2, provider_id = CASE WHEN $3 = '' THEN provider_id ELSE $3 END,
+		err := s.prep(tx).QueryRowContext(ctx, s.q(`UPDATE deliveries SET state = $2, provider_id = CASE WHEN $3 = '' THEN provider_id ELSE $3 END,
 			last_error = $4, sent_at = COALESCE(sent_at, $5), updated_at = $6 WHERE id = $1 RETURNING incident_id`),
 			id, state, providerID, truncateError(problem), sent, now).Scan(&incidentID)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -1,6 +1,9 @@
 package store
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+)
 
 // DB and Rebind let the store's tests read what no method shows (the
 // rows a fan-out wrote), in the store's own dialect.
@@ -8,3 +11,14 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Rebind writes a query with $n placeholders in the store's dialect.
 func (s *Store) Rebind(query string) string { return s.q(query) }
+
+// InTx runs fn inside one of the store's transactions, with the store's
+// prepared-statement runner for it.
+func (s *Store) InTx(ctx context.Context, fn func(q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) error) error {
+	return s.transact(ctx, false, func(tx *sql.Tx) error { return fn(s.prep(tx)) })
+}
+
+// Prepared reports whether query (in the store's dialect) is prepared.
+func (s *Store) Prepared(query string) bool { return s.cachedStmt(query) != nil }

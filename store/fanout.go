@@ -201,10 +201,62 @@ func (s *Store) Fanouts(ctx context.Context, incidentID string) ([]Fanout, error
 // second worker on the same fan-out (a rescued job) writes nothing twice,
 // and the unique delivery keys make "once per subscriber" a constraint.
 func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, error) {
+	done, _, err := s.FanoutPageAhead(ctx, id, size, 0)
+	return done, err
+}
+
+// FanoutPageAhead is FanoutPage that writes nothing (full) while ahead or
+// more of the channel's subscriber messages are already waiting in the
+// queue (no limit when ahead is 0). The deliveries are written as they are
+// sent, not all at once: a hundred thousand rows and jobs written in the
+// first seconds after an update would take the processor from the status
+// page exactly when everyone reloads it, and would stand between a later
+// fan-out's writer and the queue.
+func (s *Store) FanoutPageAhead(ctx context.Context, id string, size, ahead int) (done, full bool, err error) {
 	f, err := s.FanoutState(ctx, id)
 	if err != nil || f.Done {
-		return f.Done, err
+		return f.Done, false, err
 	}
+	if ahead > 0 {
+		n, err := s.subscriberBacklog(ctx, f.Channel, ahead)
+		if err != nil {
+			return false, false, err
+		}
+		if n >= ahead {
+			return false, true, nil
+		}
+	}
+	done, err = s.fanoutPage(ctx, f, size)
+	return done, false, err
+}
+
+// fanoutPriority is the River priority of a channel's subscriber jobs. In
+// the subscribers' queue, fan-out jobs (priority 1) go first, then texts and
+// webhook calls, then mails: a long email fan-out never holds up the next
+// update's fan-out or its SMS.
+func fanoutPriority(ch herald.SubscriberChannel) int {
+	if ch == herald.SubscriberEmail {
+		return 3
+	}
+	return 2 // a text or a webhook call: short
+}
+
+// subscriberBacklog counts, up to limit, the jobs of the channel's priority
+// waiting in the subscribers' queue. It reads River's job table over River's
+// own fetch index (state, queue, priority, ...), so it costs at most limit
+// index entries.
+func (s *Store) subscriberBacklog(ctx context.Context, ch herald.SubscriberChannel, limit int) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM river_job WHERE state = 'available'
+		AND queue = $1 AND priority = $2 LIMIT $3) AS waiting`), subscriberQueue, fanoutPriority(ch), limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: fan-out backlog: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) fanoutPage(ctx context.Context, f Fanout, size int) (bool, error) {
+	id := f.ID
 	// Who is concerned: by the incident's components, or, for a
 	// component's change, by that component.
 	var about herald.Incident
@@ -248,7 +300,7 @@ func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, erro
 			ids := make([]string, 0, len(subs))
 			for _, sub := range subs {
 				did := newID()
-				res, err := tx.ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), did, nullString(f.IncidentID), nil, "", ch,
+				res, err := s.prep(tx).ExecContext(ctx, s.q(s.deliverySeq(insertDelivery)), did, nullString(f.IncidentID), nil, "", ch,
 					herald.KindSubscriber, sub.Address, "", "", "sub/"+f.UpdateID+"/"+string(ch)+"/"+sub.ID, "", nil, now, sub.ID, f.UpdateID)
 				if err != nil {
 					return fmt.Errorf("store: fan-out delivery: %w", err)
@@ -257,14 +309,7 @@ func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, erro
 					ids = append(ids, did)
 				}
 			}
-			// In the subscribers' queue, fan-out jobs (priority 1) go
-			// first, then texts and webhook calls, then mails: a long email fan-out never
-			// holds up the next update's fan-out or its SMS.
-			priority := 3
-			if f.Channel != herald.SubscriberEmail {
-				priority = 2 // a text or a webhook call: short
-			}
-			if err := s.enqueueIn(ctx, tx, ids, subscriberQueue, priority); err != nil {
+			if err := s.enqueueIn(ctx, tx, ids, subscriberQueue, fanoutPriority(f.Channel)); err != nil {
 				return err
 			}
 		}
@@ -280,24 +325,41 @@ func (s *Store) FanoutPage(ctx context.Context, id string, size int) (bool, erro
 
 // SubscriberByID reads one subscriber, in any state.
 func (s *Store) SubscriberByID(ctx context.Context, id string) (herald.Subscriber, error) {
-	return s.subscriberRow(ctx, s.db, s.q(selectSubscriber), id)
+	return s.subscriberRow(ctx, s.prep(nil), s.q(selectSubscriber), id)
 }
 
 // fanoutWorker writes a fan-out's deliveries a page at a time. It stops
 // after a while and asks to be run again, so one huge fan-out neither
 // holds a worker nor outlives the job timeout; each page is durable.
+//
+// It keeps at most about ahead messages of its channel waiting: it writes
+// the next page when fewer are, and otherwise looks again every
+// fanoutRecheck.
 type fanoutWorker struct {
 	river.WorkerDefaults[fanoutArgs]
 	s        *Store
 	pageSize int
+	ahead    int
 }
+
+const fanoutRecheck = 200 * time.Millisecond
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) error {
 	began := time.Now()
 	for time.Since(began) < 20*time.Second {
-		done, err := w.s.FanoutPage(ctx, job.Args.FanoutID, w.pageSize)
+		done, full, err := w.s.FanoutPageAhead(ctx, job.Args.FanoutID, w.pageSize, w.ahead)
 		if err != nil || done {
 			return err
+		}
+		if full {
+			t := time.NewTimer(fanoutRecheck)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			continue
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

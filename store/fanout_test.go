@@ -239,3 +239,94 @@ func TestClaimOncePrunesSlackTriggers(t *testing.T) {
 		})
 	}
 }
+
+// TestFanoutAhead: the paced writer writes the next page only while fewer
+// than ahead of its channel's messages wait in the queue; messages taken by
+// a worker make room; another channel's backlog does not hold it back.
+func TestFanoutAhead(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := t.Context()
+			s, clk := open(t, d)
+			comps := seed(t, s)
+			plan, err := config.LoadPlan("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.EnableDeliveries(plan)
+			s.EnableFanout(true)
+			const n = 25
+			for i := range n {
+				res := subscribe(t, s, clk, fmt.Sprintf("s%03d@example.com", i), true)
+				confirm(t, s, res.Token)
+			}
+			in, err := s.Declare(ctx, herald.Declaration{Name: "API errors", Impact: herald.ImpactMinor, Body: "Looking.",
+				Components: []herald.ComponentTarget{{ComponentID: comps["api-platform"].ID, Status: herald.DegradedPerformance}}}, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fos, err := s.Fanouts(ctx, in.ID)
+			if err != nil || len(fos) != 1 {
+				t.Fatalf("fan-outs: %+v, %v", fos, err)
+			}
+			id := fos[0].ID
+			queued := func() int {
+				t.Helper()
+				f, err := s.FanoutState(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f.Queued
+			}
+			// waiting counts the email jobs River has not handed out.
+			waiting := func() int {
+				t.Helper()
+				var k int
+				if err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM river_job WHERE queue = 'subscribers'
+					AND priority = 3 AND state = 'available'`)).Scan(&k); err != nil {
+					t.Fatal(err)
+				}
+				return k
+			}
+			// take hands k waiting email jobs to a worker, as River does.
+			take := func(k int) {
+				t.Helper()
+				if _, err := s.DB().ExecContext(ctx, s.Rebind(`UPDATE river_job SET state = 'running' WHERE id IN
+					(SELECT id FROM river_job WHERE queue = 'subscribers' AND priority = 3 AND state = 'available'
+					ORDER BY id LIMIT $1)`), k); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			done, full, err := s.FanoutPageAhead(ctx, id, 10, 10)
+			if err != nil || done || full || queued() != 10 || waiting() != 10 {
+				t.Fatalf("first page: done %v full %v err %v, %d queued, %d waiting; want 10 and 10", done, full, err, queued(), waiting())
+			}
+			done, full, err = s.FanoutPageAhead(ctx, id, 10, 10)
+			if err != nil || done || !full || queued() != 10 {
+				t.Fatalf("with 10 waiting: done %v full %v err %v, %d queued; want full and still 10", done, full, err, queued())
+			}
+			// Another channel's messages waiting do not count.
+			if _, err := s.DB().ExecContext(ctx, s.Rebind(`UPDATE river_job SET priority = 2 WHERE id IN
+				(SELECT id FROM river_job WHERE queue = 'subscribers' AND priority = 3 AND state = 'available' ORDER BY id LIMIT 5)`)); err != nil {
+				t.Fatal(err)
+			}
+			done, full, err = s.FanoutPageAhead(ctx, id, 10, 10)
+			if err != nil || done || full || queued() != 20 {
+				t.Fatalf("with 5 email jobs waiting: done %v full %v err %v, %d queued; want 20", done, full, err, queued())
+			}
+			if w := waiting(); w != 15 {
+				t.Fatalf("%d email jobs waiting; want 15", w)
+			}
+			take(15)
+			done, full, err = s.FanoutPageAhead(ctx, id, 10, 10)
+			if err != nil || !done || full || queued() != n {
+				t.Fatalf("the last page: done %v full %v err %v, %d queued; want done with %d", done, full, err, queued(), n)
+			}
+			// No limit: FanoutPage on a finished fan-out is done.
+			if done, err := s.FanoutPage(ctx, id, 10); !done || err != nil {
+				t.Fatalf("FanoutPage after done: %v %v", done, err)
+			}
+		})
+	}
+}

@@ -94,7 +94,7 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 	if err := river.AddWorkerSafely(workers, &pagerDutyWorker{apply: s.ApplyPagerDutyEvent}); err != nil {
 		return nil, fmt.Errorf("store: job queue: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &fanoutWorker{s: s, pageSize: 1000}); err != nil {
+	if err := river.AddWorkerSafely(workers, &fanoutWorker{s: s, pageSize: 1000, ahead: 1000}); err != nil {
 		return nil, fmt.Errorf("store: job queue: %w", err)
 	}
 	if o.SubscriberWorkers == 0 {

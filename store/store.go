@@ -51,6 +51,8 @@ type Store struct {
 	linkKey []byte // subscribers' signed links (signing.go)
 	riverMu sync.Mutex
 	river   *river.Client[*sql.Tx]
+
+	stmts stmtCache // the delivery path's prepared statements (prepared.go)
 }
 
 // Options tune a Store.
@@ -92,6 +94,10 @@ func Open(ctx context.Context, dialect, dsn string, opts Options) (*Store, error
 			db.SetMaxOpenConns(1)
 		} else {
 			db.SetMaxOpenConns(4)
+			// Keep them all open: database/sql keeps two idle by default,
+			// and a connection closed and opened again under load loses
+			// its prepared statements and runs its pragmas again.
+			db.SetMaxIdleConns(4)
 		}
 		s.db = db
 	default:
@@ -121,6 +127,7 @@ func (s *Store) Close() {
 	if s.stopSessions != nil {
 		s.stopSessions()
 	}
+	s.stmts.close()
 	if s.db != nil {
 		s.db.Close()
 	}
@@ -235,7 +242,7 @@ const bumpVersion = `UPDATE page_state SET version = version + 1, updated_at = $
 func (s *Store) Version(ctx context.Context) (int64, time.Time, error) {
 	var v int64
 	var at time.Time
-	err := s.db.QueryRowContext(ctx, `SELECT version, updated_at FROM page_state WHERE id = 1`).Scan(&v, &at)
+	err := s.prep(nil).QueryRowContext(ctx, `SELECT version, updated_at FROM page_state WHERE id = 1`).Scan(&v, &at)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("store: version: %w", err)
 	}

@@ -79,6 +79,7 @@ type runningEngine struct {
 	queue   *store.Queue
 	changes chan struct{}
 	done    chan struct{}
+	chans   map[herald.Channel]comms.Channel
 }
 
 // changed wakes the clocks after a write.
@@ -101,6 +102,13 @@ func (r *runningEngine) stop(ctx context.Context, cancel context.CancelFunc) {
 	_ = r.queue.Stop(ctx)
 	cancel()
 	<-r.done
+	// The deliveries in flight are finished: say goodbye to the mail
+	// relay on the connections kept open for the next ones.
+	for _, ch := range r.chans {
+		if c, ok := ch.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *store.Store, loc *time.Location, log *slog.Logger) (*runningEngine, error) {
@@ -108,7 +116,7 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	if err != nil {
 		return nil, err
 	}
-	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{}), chans: chans}
 	eng := engine.New(engine.Options{Plan: plan, Store: st, Channels: chans, Logger: log.With("component", "engine"),
 		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes,
 		SubscriberRates: map[herald.Channel]float64{herald.ChannelEmail: cfg.SubscriberEmailRate, herald.ChannelSMS: cfg.SubscriberSMSRate,

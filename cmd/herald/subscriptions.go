@@ -42,7 +42,9 @@ func newSubscriptionMailer(cfg config.Config) (handlers.Mailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("HERALD_SMTP_URL: %w", err)
 	}
-	c, err := email.New(ec)
+	// A confirmation mail now and then: a connection each, none kept
+	// open (the engine's client keeps the fan-out's).
+	c, err := email.New(ec, email.WithPool(0, 0, 0))
 	if err != nil {
 		return nil, fmt.Errorf("HERALD_SMTP_URL: %w", err)
 	}

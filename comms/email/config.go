@@ -33,7 +33,9 @@ const (
 	SMTPSPort      = 465
 )
 
-// DefaultTimeout bounds each SMTP exchange (dial, greeting, every command).
+// DefaultTimeout bounds connecting to the SMTP server (dial, greeting, EHLO,
+// STARTTLS, AUTH), and each Send's conversation with it (every command and
+// the message, together; on a new connection, from when it connected).
 const DefaultTimeout = 30 * time.Second
 
 // Config is where and how to send email, usually parsed from HERALD_SMTP_URL.

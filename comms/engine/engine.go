@@ -74,6 +74,7 @@ type Engine struct {
 	// delivery to the same place (see Deliver).
 	waiters chan struct{}
 	rates   rateLimits
+	page    pageCache // what subscriber messages read, per page version
 }
 
 // New makes an engine.
@@ -210,7 +211,13 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		log.Info("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
+		if d.Kind == herald.KindSubscriber {
+			// A hundred thousand lines per update would drown the log:
+			// the fan-out's progress is in the console and the store.
+			log.Debug("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
+		} else {
+			log.Info("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
+		}
 		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
 	}
 	if errors.Is(err, comms.ErrNoRecipient) && (d.Kind == herald.KindReminder || d.Kind == herald.KindFailure) {
@@ -302,6 +309,20 @@ func (e *Engine) reconcile(ctx context.Context, log *slog.Logger, ch comms.Chann
 // message gathers what the channel needs; skip says why the delivery is no
 // longer needed.
 func (e *Engine) message(ctx context.Context, d herald.Delivery) (comms.Message, string, error) {
+	if d.Kind == herald.KindSubscriber {
+		// One fan-out's messages read the same page: through the cache.
+		page, err := e.pageReads(ctx)
+		if err != nil {
+			return comms.Message{}, "", err
+		}
+		m := comms.Message{Delivery: d}
+		if d.IncidentID != "" {
+			if m.Incident, err = page.incident(ctx, d.IncidentID); err != nil {
+				return comms.Message{}, "", err
+			}
+		}
+		return e.subscriberMessage(ctx, page, m)
+	}
 	var in herald.Incident
 	if d.IncidentID != "" {
 		var err error
@@ -310,9 +331,6 @@ func (e *Engine) message(ctx context.Context, d herald.Delivery) (comms.Message,
 		}
 	}
 	m := comms.Message{Delivery: d, Incident: in}
-	if d.Kind == herald.KindSubscriber {
-		return e.subscriberMessage(ctx, m)
-	}
 	if d.IncidentID == "" {
 		return m, "", nil // a notice about a subscription, written when queued
 	}

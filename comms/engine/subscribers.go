@@ -23,7 +23,7 @@ type subscriberStore interface {
 // and unsubscribe links. skip says why it is no longer needed: the
 // subscriber left (or was disabled) after the fan-out wrote it, or stopped
 // following those components.
-func (e *Engine) subscriberMessage(ctx context.Context, m comms.Message) (comms.Message, string, error) {
+func (e *Engine) subscriberMessage(ctx context.Context, page pageReads, m comms.Message) (comms.Message, string, error) {
 	st, ok := e.o.Store.(subscriberStore)
 	if !ok {
 		return m, "this Herald cannot read subscribers", nil
@@ -40,7 +40,7 @@ func (e *Engine) subscriberMessage(ctx context.Context, m comms.Message) (comms.
 		return m, "the subscriber is " + string(sub.State) + " now", nil
 	}
 	if d.Channel == herald.ChannelWebhook {
-		return e.webhookMessage(ctx, m, sub)
+		return e.webhookMessage(ctx, page, m, sub)
 	}
 	if !sub.Wants(m.Incident) {
 		return m, "the subscriber no longer follows these components", nil
@@ -67,7 +67,7 @@ func (e *Engine) subscriberMessage(ctx context.Context, m comms.Message) (comms.
 		return m, "", err
 	}
 	base := e.publicBase()
-	comps, err := e.o.Store.Components(ctx)
+	comps, err := page.components(ctx)
 	if err != nil {
 		return m, "", err
 	}
@@ -105,7 +105,7 @@ type webhookStore interface {
 // webhookMessage writes a webhook subscriber's notification: Statuspage's
 // JSON for the incident's update or the component's change, as the page
 // shows it now, signed with the subscriber's secret when posted.
-func (e *Engine) webhookMessage(ctx context.Context, m comms.Message, sub herald.Subscriber) (comms.Message, string, error) {
+func (e *Engine) webhookMessage(ctx context.Context, page pageReads, m comms.Message, sub herald.Subscriber) (comms.Message, string, error) {
 	st, ok := e.o.Store.(webhookStore)
 	if !ok || e.o.Webhooks == nil {
 		return m, "this Herald cannot write webhook notifications", nil
@@ -131,11 +131,11 @@ func (e *Engine) webhookMessage(ctx context.Context, m comms.Message, sub herald
 		in := m.Incident
 		n.Incident = &in
 	}
-	comps, err := e.o.Store.Components(ctx)
+	comps, err := page.components(ctx)
 	if err != nil {
 		return m, "", err
 	}
-	open, err := st.OpenIncidents(ctx)
+	open, err := page.openIncidents(ctx, st)
 	if err != nil {
 		return m, "", err
 	}

@@ -1,8 +1,12 @@
 // Package smtptest runs an in-process SMTP server for tests, built on
 // github.com/emersion/go-smtp: it records every message it accepts, and can
-// refuse commands, go down, answer slowly or hold its answer on request, so
-// tests can check how a sender handles 4xx and 5xx replies, refused
-// connections and a sender that dies mid-way.
+// refuse commands, go down, drop its connections, answer slowly or hold its
+// answer on request, so tests can check how a sender handles 4xx and 5xx
+// replies, refused and dropped connections and a sender that dies mid-way.
+// It counts connections (ConnStats), so tests can check how a sender reuses
+// them.
+//
+// As RFC 5321 has it, the server closes the connection after any 421 reply.
 //
 // It listens on 127.0.0.1 in clear text and accepts AUTH PLAIN without TLS,
 // which only a test server should ever do.
@@ -42,11 +46,19 @@ type Server struct {
 	closed     bool
 	msgs       []Message
 	arrived    chan struct{} // closed and replaced whenever a message arrives
+	mailFaults []fault
 	rcptFaults []fault
 	dataFaults []fault
 	byRcpt     map[string]fault
 	latency    time.Duration
 	dataHook   func(Message)
+
+	// Connection bookkeeping has its own lock: go-smtp closes connections
+	// while stop holds mu.
+	connMu      sync.Mutex
+	conns       map[*trackedConn]struct{}
+	stats       ConnStats
+	connChanged chan struct{} // closed and replaced whenever stats change
 }
 
 type fault struct {
@@ -68,7 +80,8 @@ func WithAuth(user, pass string) Option {
 // test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{t: t, arrived: make(chan struct{}), byRcpt: map[string]fault{}}
+	s := &Server{t: t, arrived: make(chan struct{}), byRcpt: map[string]fault{},
+		conns: map[*trackedConn]struct{}{}, connChanged: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -95,7 +108,7 @@ func (s *Server) serve(ln net.Listener) {
 	s.srv, s.ln, s.served = srv, ln, served
 	go func() {
 		defer close(served)
-		_ = srv.Serve(ln)
+		_ = srv.Serve(&trackingListener{Listener: ln, s: s})
 	}()
 }
 
@@ -137,6 +150,17 @@ func (s *Server) WaitForMessages(ctx context.Context, n int) ([]Message, error) 
 			msgs := s.Messages()
 			return msgs, fmt.Errorf("smtptest: %d of %d messages arrived: %w", len(msgs), n, ctx.Err())
 		}
+	}
+}
+
+// RejectNextMail answers the next n MAIL FROM commands with code and msg:
+// 421 for a server that is going away (it then closes the connection), 451
+// for a temporary refusal, 550 or 553 for a permanent one.
+func (s *Server) RejectNextMail(n, code int, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.mailFaults = append(s.mailFaults, fault{code, msg})
 	}
 }
 
@@ -279,10 +303,20 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.user != "" && ss.authUser == "" {
 		return smtp.ErrAuthRequired
 	}
-	ss.s.mu.Lock()
-	latency := ss.s.latency
-	ss.s.mu.Unlock()
+	s := ss.s
+	s.mu.Lock()
+	latency := s.latency
+	var f fault
+	ok := len(s.mailFaults) > 0
+	if ok {
+		f = s.mailFaults[0]
+		s.mailFaults = s.mailFaults[1:]
+	}
+	s.mu.Unlock()
 	time.Sleep(latency)
+	if ok {
+		return reply(f)
+	}
 	ss.from = from
 	return nil
 }
