@@ -62,6 +62,35 @@ type Update struct {
 	Changes    []ComponentChange
 }
 
+// AsOf is the incident as it stood just after the update: its updates up
+// to that one, the update's status, and only the times that had come by
+// then. ok is false when the incident has no such update. The name, impact
+// and components have no history: they are as they are now. A notification
+// about an earlier update, sent late (a retry, a resumed fan-out), tells
+// that update, not a later one.
+func (in Incident) AsOf(updateID string) (out Incident, ok bool) {
+	for i, u := range in.Updates { // newest first
+		if u.ID != updateID {
+			continue
+		}
+		if i == 0 {
+			return in, true
+		}
+		out = in
+		out.Updates = in.Updates[i:]
+		out.Status = u.Status
+		out.UpdatedAt = u.CreatedAt
+		if out.MonitoringAt != nil && out.MonitoringAt.After(u.CreatedAt) {
+			out.MonitoringAt = nil
+		}
+		if out.ResolvedAt != nil && out.ResolvedAt.After(u.CreatedAt) {
+			out.ResolvedAt = nil
+		}
+		return out, true
+	}
+	return in, false
+}
+
 // Open reports whether the incident is not yet resolved or completed.
 func (in *Incident) Open() bool { return !in.Status.Closed() }
 

@@ -616,3 +616,35 @@ func TestValidationErrors(t *testing.T) {
 		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
 }
+
+// TestIncidentAsOf: the incident as it stood after an earlier update has
+// that update first, its status, and none of the later times; the newest
+// update is the incident as it is; an unknown update is not found.
+func TestIncidentAsOf(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	mon, res := t0.Add(20*time.Minute), t0.Add(40*time.Minute)
+	in := Incident{ID: "i1", Name: "API errors", Status: Resolved, CreatedAt: t0, UpdatedAt: res,
+		MonitoringAt: &mon, ResolvedAt: &res, Updates: []Update{
+			{ID: "u3", Status: Resolved, CreatedAt: res},
+			{ID: "u2", Status: Monitoring, CreatedAt: mon},
+			{ID: "u1", Status: Investigating, CreatedAt: t0},
+		}}
+	got, ok := in.AsOf("u2")
+	if !ok || got.Status != Monitoring || len(got.Updates) != 2 || got.Updates[0].ID != "u2" || !got.UpdatedAt.Equal(mon) ||
+		got.MonitoringAt == nil || got.ResolvedAt != nil {
+		t.Errorf("as of u2: %+v, %v", got, ok)
+	}
+	got, ok = in.AsOf("u1")
+	if !ok || got.Status != Investigating || len(got.Updates) != 1 || got.MonitoringAt != nil || got.ResolvedAt != nil {
+		t.Errorf("as of u1: %+v, %v", got, ok)
+	}
+	if got, ok = in.AsOf("u3"); !ok || got.Status != Resolved || len(got.Updates) != 3 || got.ResolvedAt == nil {
+		t.Errorf("as of u3: %+v, %v", got, ok)
+	}
+	if _, ok = in.AsOf("nope"); ok {
+		t.Error("an unknown update was found")
+	}
+	if len(in.Updates) != 3 || in.Status != Resolved {
+		t.Errorf("AsOf changed the incident: %+v", in)
+	}
+}

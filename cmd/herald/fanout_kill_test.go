@@ -4,12 +4,12 @@ package main
 // few thousand status-page subscribers of a new incident, one of them is
 // killed with SIGKILL in the middle of it and restarted at once, and in the
 // end every subscriber who follows the incident's component has been told
-// exactly once, by email or by text, and nobody else has.
+// exactly once, by email, by text or by webhook, and nobody else has.
 //
 // It reuses the cluster of replicas_test.go (the herald binary built once,
 // a fresh PostgreSQL database, the local SMTP, Twilio and Slack fakes, the
 // per-replica proxies, the admin API and the console) and runs two of its
-// three replicas.
+// three replicas; the webhook receiver is fanout_webhook_test.go's.
 
 import (
 	"context"
@@ -38,6 +38,7 @@ const (
 	fanoutReplicas    = 2    // of the cluster's three
 	fanoutEmailSubs   = 3000 // confirmed email subscribers
 	fanoutSMSSubs     = 300  // confirmed SMS subscribers
+	fanoutWebhookSubs = 200  // confirmed webhook subscribers
 	fanoutPending     = 10   // pending (never confirmed) subscribers per channel
 	fanoutUnsubscribe = 10   // confirmed subscribers per channel who then left
 )
@@ -52,14 +53,34 @@ const (
 // fanoutEnv tunes the replicas so that the fan-out takes several seconds:
 // subscriber messages are capped per process and channel, and a job held
 // by a killed process is rescued within the test's time (replicas_test's
-// queue timing).
+// queue timing). Webhooks may post to the loopback address, where the
+// test's receiver is (its certificate is added as SSL_CERT_FILE), and are
+// not capped: their calls share the texts' priority and the workers, and
+// must not hold up the texts, whose last ones meet the first mails where
+// the victim is chosen.
 var fanoutEnv = []string{
 	"HERALD_SUBSCRIBER_EMAIL_RATE=150",
 	"HERALD_SUBSCRIBER_SMS_RATE=50",
+	"HERALD_SUBSCRIBER_WEBHOOK_RATE=1000",
 	"HERALD_SUBSCRIBER_WORKERS=20",
 	"HERALD_QUEUE_JOB_TIMEOUT=" + jobTimeout,
 	"HERALD_QUEUE_RESCUE_AFTER=" + rescueAfter,
+	"HERALD_WEBHOOK_ALLOW=127.0.0.1/32",
 }
+
+// The webhook receiver holds each answer fanoutHookLatency, and a slow
+// endpoint's (every fanoutSlowHookEvery-th webhook subscriber's) until the
+// kill, at most fanoutSlowHold: the webhooks are otherwise over by then,
+// and the kill finds posts received and not answered. The hold is within
+// jobTimeout, so that only the kill makes a replica post again.
+const (
+	fanoutHookLatency   = 25 * time.Millisecond
+	fanoutSlowHookEvery = 40
+	fanoutSlowHold      = 4 * time.Second
+)
+
+// fanoutDeclaration is the declaration's text (cluster.declare's).
+const fanoutDeclaration = "We are investigating failed card payments."
 
 // fanoutSub is one subscriber the test creates, and what it expects for
 // it.
@@ -79,15 +100,17 @@ func (s fanoutSub) told() bool {
 	return len(s.comps) == 0 || slices.Contains(s.comps, compAPI)
 }
 
-// TestKillDuringSubscriberFanout: 3,000 email and 300 SMS subscribers
-// (following all components, api-platform, or only others), an incident on
-// api-platform, and the replica sending subscriber messages killed in the
-// middle of the fan-out, then restarted. Every subscriber concerned gets
-// exactly one message for the declaration (an email interrupted between
-// the mail server's acceptance and its answer may arrive twice, with the
-// same Message-ID: email cannot be asked), and then one email for a plain
-// update posted afterwards (no text: SMS goes only on creation and
-// resolution).
+// TestKillDuringSubscriberFanout: 3,000 email, 300 SMS and 200 webhook
+// subscribers (following all components, api-platform, or only others), an
+// incident on api-platform, and the replica sending subscriber messages
+// killed in the middle of the fan-out, then restarted. Every subscriber
+// concerned gets exactly one message for the declaration (an email
+// interrupted between the mail server's acceptance and its answer may
+// arrive twice, with the same Message-ID: email cannot be asked), a webhook
+// two (the incident, and api-platform's change of status; a post
+// interrupted likewise may arrive twice, with the same Idempotency-Key),
+// and then one email and one webhook post for a plain update posted
+// afterwards (no text: SMS goes only on creation and resolution).
 func TestKillDuringSubscriberFanout(t *testing.T) {
 	began := time.Now()
 	bin := buildHerald(t)
@@ -96,22 +119,25 @@ func TestKillDuringSubscriberFanout(t *testing.T) {
 	if err := os.WriteFile(c.plan, []byte(fanoutPlanYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.bin = fanoutBinary(t, bin, fanoutEnv)
-	subs := seedSubscribers(t, c)
+	hooks := newHookReceiver(t, fanoutHookLatency, fanoutSlowHold)
+	c.bin = fanoutBinary(t, bin, append(slices.Clone(fanoutEnv), "SSL_CERT_FILE="+hooks.CertFile))
+	subs := seedSubscribers(t, c, hooks)
 
-	var wantMail, wantText, notTold map[string]bool = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	var wantMail, wantText, wantHook, notTold = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, s := range subs {
 		switch {
 		case !s.told():
 			notTold[s.address] = true
 		case s.channel == herald.SubscriberEmail:
 			wantMail[s.address] = true
-		default:
+		case s.channel == herald.SubscriberSMS:
 			wantText[s.address] = true
+		default:
+			wantHook[s.address] = true
 		}
 	}
-	t.Logf("%d subscribers seeded; the incident concerns %d email and %d SMS subscribers, not %d others",
-		len(subs), len(wantMail), len(wantText), len(notTold))
+	t.Logf("%d subscribers seeded; the incident concerns %d email, %d SMS and %d webhook subscribers, not %d others",
+		len(subs), len(wantMail), len(wantText), len(wantHook), len(notTold))
 
 	c.start(0) // it migrates (nothing left to do) and creates the admin
 	c.waitReady(0)
@@ -179,36 +205,130 @@ func TestKillDuringSubscriberFanout(t *testing.T) {
 		}
 		return false, fmt.Sprintf("%d of %d mails, %d of %d texts", m, len(wantMail), x, len(wantText))
 	})
-	held := textsHeld[victim].Load()
+	held, hooksHeld, slowHeld := textsHeld[victim].Load(), hooks.held.Load(), hooks.heldSlow.Load()
 	c.kill(victim)
-	m, x := sum(&mails), sum(&texts)
+	hooks.release()
+	m, x, w := sum(&mails), sum(&texts), hooks.recv.Count()
 	t.Logf("%s after the declaration: killed replica %d (pid %d) %s (%d texts held at Twilio; it had %d mails and %d texts accepted); "+
-		"%d of %d mails and %d of %d texts at the vendors", time.Since(declared).Round(10*time.Millisecond), victim,
-		c.procs[victim].pid, why, held, mails[victim].Load(), texts[victim].Load(), m, len(wantMail), x, len(wantText))
+		"%d of %d mails, %d of %d texts and %d of %d webhook posts at the vendors; the webhook receiver held the answers to %d posts "+
+		"(%d to slow endpoints), from either replica", time.Since(declared).Round(10*time.Millisecond), victim, c.procs[victim].pid, why, held,
+		mails[victim].Load(), texts[victim].Load(), m, len(wantMail), x, len(wantText), w, 2*len(wantHook), hooksHeld, slowHeld)
 	if m >= len(wantMail) && x >= len(wantText) {
 		t.Fatalf("the fan-out was over when replica %d was killed", victim)
 	}
 	c.start(victim)
 	c.waitReady(victim)
 
-	ds := waitSubscribersFinal(t, c, inc, len(wantMail)+len(wantText), 75*time.Second)
+	ds := waitSubscribersFinal(t, c, inc, len(wantMail)+len(wantText)+2*len(wantHook), 75*time.Second)
+	if f, l := hooks.span(); !f.IsZero() {
+		t.Logf("the declaration's webhook posts (copies included) arrived from %s to %s after it", f.Sub(declared).Round(10*time.Millisecond),
+			l.Sub(declared).Round(10*time.Millisecond))
+	}
 	first := checkFanout(t, c, ds, wantMail, wantText, notTold)
 	checkFanoutRows(t, c, inc, first, map[herald.SubscriberChannel]int{
-		herald.SubscriberEmail: len(wantMail), herald.SubscriberSMS: len(wantText)})
+		herald.SubscriberEmail: len(wantMail), herald.SubscriberSMS: len(wantText), herald.SubscriberWebhook: len(wantHook)})
+	// Webhooks: the declaration's update, and api-platform's change of
+	// status, which has a fan-out of its own.
+	hookDs, _ := webhookDeliveries(ds)
+	change := checkHookDeliveries(t, hookDs, wantHook, first)
+	checkFanoutRows(t, c, inc, change, map[herald.SubscriberChannel]int{herald.SubscriberWebhook: len(wantHook)})
+	expect := hookExpect{incident: inc, api: c.componentID(compAPI), bodies: map[string]string{first: fanoutDeclaration}}
+	copies := checkWebhooks(t, hooks, hookDs, hookNotes(t, wantHook, first, change), expect)
 	reportFanout(t, c, ds)
 
-	// The cluster goes on: a plain public update reaches the email
-	// subscribers once more, and no one by text.
+	// The cluster goes on: a plain public update reaches the email and
+	// webhook subscribers once more (an incident notification; no
+	// component changes), and no one by text.
 	textsBefore := len(c.twilio.Messages())
 	const second = "Payments recover as the fix rolls out. Next update 11:00."
 	composePublic(c, 0, inc, second)
-	ds = waitSubscribersFinal(t, c, inc, 2*len(wantMail)+len(wantText), 60*time.Second)
+	ds = waitSubscribersFinal(t, c, inc, 2*len(wantMail)+len(wantText)+3*len(wantHook), 60*time.Second)
 	update := checkSecondUpdate(t, c, ds, first, second, wantMail, notTold)
-	checkFanoutRows(t, c, inc, update, map[herald.SubscriberChannel]int{herald.SubscriberEmail: len(wantMail)})
+	checkFanoutRows(t, c, inc, update, map[herald.SubscriberChannel]int{
+		herald.SubscriberEmail: len(wantMail), herald.SubscriberWebhook: len(wantHook)})
 	if n := len(c.twilio.Messages()); n != textsBefore {
 		t.Errorf("%d texts sent for a plain update; SMS subscribers are told only of creation and resolution", n-textsBefore)
 	}
+	hookDs, _ = webhookDeliveries(ds)
+	if ch := checkHookDeliveries(t, hookDs, wantHook, first, update); ch != change {
+		t.Errorf("the webhook deliveries tell component change %s, before the update %s", ch, change)
+	}
+	expect.bodies[update] = second
+	copies2 := checkWebhooks(t, hooks, hookDs, hookNotes(t, wantHook, first, change, update), expect)
+	if copies2 != copies {
+		t.Errorf("%d webhook copies after the second update, %d before: a copy without a kill", copies2, copies)
+	}
+	checkFanoutsOf(t, c, inc, first, change, update)
 	t.Logf("the whole test took %s", time.Since(began).Round(100*time.Millisecond))
+}
+
+// checkHookDeliveries asserts the incident's webhook deliveries: for each
+// webhook subscriber concerned, one of each of updates (the declaration's,
+// then the later ones) and one of a component's change, no other; each
+// sent, with the receiver's answer as vendor id (checkDeliveries). It
+// returns the change's ref.
+func checkHookDeliveries(t *testing.T, ds []herald.Delivery, want map[string]bool, updates ...string) string {
+	t.Helper()
+	refs := byRef(ds)
+	var changes, others []string
+	for ref := range refs {
+		if _, ok := herald.ParseComponentChangeRef(ref); ok {
+			changes = append(changes, ref)
+		} else if !slices.Contains(updates, ref) {
+			others = append(others, ref)
+		}
+	}
+	if len(changes) != 1 {
+		t.Fatalf("the incident's webhook deliveries tell component changes %v; want one, api-platform's", changes)
+	}
+	if len(others) != 0 {
+		t.Errorf("the incident's webhook deliveries tell updates %v besides %v", others, updates)
+	}
+	for _, u := range updates {
+		if len(refs[u]) == 0 {
+			t.Errorf("no webhook delivery tells update %s", u)
+		}
+	}
+	for ref, rds := range refs {
+		recorded := checkDeliveries(t, rds, ref, map[herald.Channel]map[string]bool{herald.ChannelWebhook: want})
+		for addr, id := range recorded[herald.ChannelWebhook] {
+			if !strings.HasPrefix(id, "HTTP 2") {
+				t.Errorf("webhook delivery of %s to %s recorded %q, want the receiver's 2xx", ref, addr, id)
+			}
+		}
+	}
+	return changes[0]
+}
+
+// checkFanoutsOf asserts that the incident's fan-outs are those of refs
+// and no other (no component change but the declaration's).
+func checkFanoutsOf(t *testing.T, c *cluster, inc string, refs ...string) {
+	t.Helper()
+	fs, err := c.st.Fanouts(context.Background(), inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if !slices.Contains(refs, f.UpdateID) {
+			t.Errorf("a %s fan-out of %s (%d queued); the incident's fan-outs should tell only %v", f.Channel, f.UpdateID, f.Queued, refs)
+		}
+	}
+}
+
+// componentID is the id of the component with key.
+func (c *cluster) componentID(key string) string {
+	c.t.Helper()
+	comps, err := c.st.Components(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, comp := range comps {
+		if comp.Key == key {
+			return comp.ID
+		}
+	}
+	c.t.Fatalf("no component %s", key)
+	return ""
 }
 
 // fanoutBinary writes a script that runs bin with extra environment
@@ -232,9 +352,11 @@ func fanoutBinary(t *testing.T, bin string, env []string) string {
 
 // seedSubscribers migrates the fresh database, stores the plan's
 // components, and creates the subscribers through the store: confirmed
-// ones as the CSV import does, some of whom then leave, and some pending
-// ones who never confirmed.
-func seedSubscribers(t *testing.T, c *cluster) []fanoutSub {
+// email and SMS ones as the CSV import does, confirmed webhooks as the
+// sign-up does (Subscribe, then ConfirmSubscriber: each with its own
+// secret, registered with the receiver for its path), some of whom then
+// leave, and some pending ones who never confirmed.
+func seedSubscribers(t *testing.T, c *cluster, hooks *hookReceiver) []fanoutSub {
 	t.Helper()
 	ctx := context.Background()
 	start := time.Now()
@@ -266,6 +388,45 @@ func seedSubscribers(t *testing.T, c *cluster) []fanoutSub {
 	if err != nil || res.Imported != len(rows) {
 		t.Fatalf("import %d subscribers: imported %d, skipped %v, error %v", len(rows), res.Imported, res.Skipped, err)
 	}
+	comps, err := c.st.Components(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, comp := range comps {
+		ids[comp.Key] = comp.ID
+	}
+	// subscribeHook signs a webhook up, registers its secret for its path,
+	// and returns it as stored.
+	subscribeHook := func(path string, comps []string) (herald.SubscribeResult, string) {
+		req := herald.SubscriptionRequest{Channel: herald.SubscriberWebhook, Address: hooks.URL + path,
+			OwnerEmail: "owner" + strings.ReplaceAll(path, "/", "-") + "@clients.example", AllComponents: len(comps) == 0}
+		for _, k := range comps {
+			req.ComponentIDs = append(req.ComponentIDs, ids[k])
+		}
+		sr, err := c.st.Subscribe(ctx, req, time.Now())
+		if err != nil {
+			t.Fatalf("subscribe webhook %s: %v", path, err)
+		}
+		if sr.Subscriber.WebhookSecret == "" {
+			t.Fatalf("webhook %s was given no secret", path)
+		}
+		hooks.recv.Secret(path, sr.Subscriber.WebhookSecret)
+		return sr, sr.Subscriber.Address
+	}
+	for i := range fanoutWebhookSubs {
+		comps := following[i%len(following)]
+		path := fmt.Sprintf("/hook/%03d", i)
+		if i%fanoutSlowHookEvery == 0 {
+			hooks.slowPath(path) // following every component: told
+		}
+		sr, address := subscribeHook(path, comps)
+		sub, err := c.st.ConfirmSubscriber(ctx, sr.Token)
+		if err != nil || sub.State != herald.SubscriberConfirmed || sub.WebhookSecret != sr.Subscriber.WebhookSecret {
+			t.Fatalf("confirm webhook %s: %s, %v (its secret kept: %v)", address, sub.State, err, sub.WebhookSecret == sr.Subscriber.WebhookSecret)
+		}
+		subs = append(subs, fanoutSub{channel: herald.SubscriberWebhook, address: address, comps: comps, state: herald.SubscriberConfirmed})
+	}
 	// Some who would be told leave before the incident.
 	left := map[herald.SubscriberChannel]int{}
 	for i := range subs {
@@ -291,6 +452,8 @@ func seedSubscribers(t *testing.T, c *cluster) []fanoutSub {
 			s.state = herald.SubscriberPending
 			subs = append(subs, s)
 		}
+		_, address := subscribeHook(fmt.Sprintf("/pending/%02d", i), nil)
+		subs = append(subs, fanoutSub{channel: herald.SubscriberWebhook, address: address, state: herald.SubscriberPending})
 	}
 	counts, err := c.st.CountSubscribers(ctx)
 	if err != nil {
@@ -386,7 +549,8 @@ func subscriberDeliveries(t *testing.T, c *cluster, inc string) []herald.Deliver
 	return out
 }
 
-// checkFanout asserts the declaration's fan-out: one delivery per
+// checkFanout asserts the declaration's fan-out by email and SMS (not
+// webhooks: checkHookDeliveries, checkWebhooks): one delivery per
 // subscriber concerned, keyed (subscriber, update, channel) once, each
 // sent; at Twilio one text per phone concerned, the one recorded; at the
 // mail servers one Message-ID per address concerned, the one recorded (a
@@ -394,6 +558,7 @@ func subscriberDeliveries(t *testing.T, c *cluster, inc string) []herald.Deliver
 // the update the deliveries tell.
 func checkFanout(t *testing.T, c *cluster, ds []herald.Delivery, wantMail, wantText, notTold map[string]bool) string {
 	t.Helper()
+	_, ds = webhookDeliveries(ds) // checkHookDeliveries' and checkWebhooks'
 	updates := map[string]int{}
 	for _, d := range ds {
 		updates[d.UpdateID]++
@@ -458,6 +623,7 @@ func checkFanout(t *testing.T, c *cluster, ds []herald.Delivery, wantMail, wantT
 func checkSecondUpdate(t *testing.T, c *cluster, ds []herald.Delivery, first, text string, wantMail, notTold map[string]bool) string {
 	t.Helper()
 	var later []herald.Delivery
+	_, ds = webhookDeliveries(ds) // checkHookDeliveries' and checkWebhooks'
 	for _, d := range ds {
 		if d.UpdateID != first {
 			later = append(later, d)
@@ -496,9 +662,10 @@ func checkSecondUpdate(t *testing.T, c *cluster, ds []herald.Delivery, first, te
 	return update
 }
 
-// checkFanoutRows asserts the fan-outs of an update: done, one per channel
-// wanted (none on SMS for a plain update), each having queued the number
-// of subscribers concerned (a rescued fan-out job queues no page twice).
+// checkFanoutRows asserts the fan-outs of an update (or a component
+// change): done, one per channel wanted (none on SMS for a plain update,
+// webhooks only for a change), each having queued the number of
+// subscribers concerned (a rescued fan-out job queues no page twice).
 func checkFanoutRows(t *testing.T, c *cluster, inc, update string, want map[herald.SubscriberChannel]int) {
 	t.Helper()
 	fs, err := c.st.Fanouts(context.Background(), inc)
@@ -507,7 +674,7 @@ func checkFanoutRows(t *testing.T, c *cluster, inc, update string, want map[hera
 	}
 	got := map[herald.SubscriberChannel]int{}
 	for _, f := range fs {
-		if f.UpdateID != update || (f.Channel != herald.SubscriberEmail && f.Channel != herald.SubscriberSMS) {
+		if f.UpdateID != update {
 			continue
 		}
 		if _, dup := got[f.Channel]; dup {

@@ -200,6 +200,14 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	rec, err := ch.Deliver(ctx, msg)
 	attempt := d.Attempts + 1
+	if err != nil && ctx.Err() != nil {
+		// The job's own time ran out (or the process is stopping), not
+		// the vendor's answer: nothing can be recorded with this context.
+		// The delivery stays "sending", and the queue's next attempt
+		// settles it as an interrupted one.
+		log.Warn("delivery attempt cut short; will retry", "attempt", attempt, "error", err.Error())
+		return fmt.Errorf("engine: attempt cut short: %w", ctx.Err())
+	}
 	if err == nil && d.Kind == herald.KindSubscriber && d.Channel == herald.ChannelWebhook {
 		if err := e.webhookDelivered(ctx, d); err != nil {
 			return err

@@ -103,8 +103,8 @@ type webhookStore interface {
 }
 
 // webhookMessage writes a webhook subscriber's notification: Statuspage's
-// JSON for the incident's update or the component's change, as the page
-// shows it now, signed with the subscriber's secret when posted.
+// JSON for the incident as it stood after the update, or the component's
+// change, with the page's status now, signed with the subscriber's secret when posted.
 func (e *Engine) webhookMessage(ctx context.Context, page pageReads, m comms.Message, sub herald.Subscriber) (comms.Message, string, error) {
 	st, ok := e.o.Store.(webhookStore)
 	if !ok || e.o.Webhooks == nil {
@@ -128,7 +128,13 @@ func (e *Engine) webhookMessage(ctx context.Context, page pageReads, m comms.Mes
 		if !sub.Wants(m.Incident) {
 			return m, "the subscriber no longer follows these components", nil
 		}
-		in := m.Incident
+		// The update this notification tells, even when a later one was
+		// posted before it went (a retry after a 429, a resumed fan-out):
+		// under its Idempotency-Key the content never changes.
+		in, ok := m.Incident.AsOf(d.UpdateID)
+		if !ok {
+			return m, "the update is gone", nil
+		}
 		n.Incident = &in
 	}
 	comps, err := page.components(ctx)

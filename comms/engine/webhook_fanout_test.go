@@ -194,6 +194,14 @@ func TestWebhookFanout(t *testing.T) {
 			}
 			return n >= 4 && e.recv.CountPath("/busy") >= 2, fmt.Sprintf("%d posts to /all and /api, %d to /busy", n, e.recv.CountPath("/busy"))
 		})
+		// A second update while /busy still refuses: the declaration's
+		// notification, sent to it late, still tells the declaration
+		// (under its key the content never changes), and the second
+		// update's tells both.
+		const second = "The cause is a faulty deploy of the partner gateway; rolling back."
+		if _, err := e.st.PostUpdate(e.ctx, in.ID, herald.UpdateInput{Status: herald.Identified, Body: second}, "Ada Obi"); err != nil {
+			t.Fatal(err)
+		}
 		e.recv.AnswerPath("/busy", http.StatusNoContent)
 		eventually(t, "every webhook delivery final", func() (bool, string) {
 			counts, err := e.st.SubscriberDeliveryCounts(e.ctx, in.ID)
@@ -201,7 +209,7 @@ func TestWebhookFanout(t *testing.T) {
 				return false, err.Error()
 			}
 			c := counts[herald.ChannelWebhook]
-			return c[herald.DeliverySent] == 6 && len(c) == 1, fmt.Sprintf("%v; want 6 sent", c)
+			return c[herald.DeliverySent] == 9 && len(c) == 1, fmt.Sprintf("%v; want 9 sent", c)
 		})
 
 		// Every post the receiver counted has reached the collector.
@@ -210,26 +218,53 @@ func TestWebhookFanout(t *testing.T) {
 		})
 		byPath := map[string][]notification{}
 		keys := map[string]int{}
+		bodies := map[string]string{} // what each key told
 		for _, r := range received() {
+			n := decodeNotification(t, r)
 			if r.Path == "/busy" {
 				// The refused attempts and the accepted one carry the
-				// notification's key.
-				keys[r.Header.Get(webhook.IdempotencyHeader)]++
+				// notification's key, and the same content.
+				keys[n.key]++
+				if had, ok := bodies[n.key]; ok && had != string(r.Body) {
+					t.Errorf("/busy: key %s came with two contents:\n%s\n%s", n.key, had, r.Body)
+				}
+				bodies[n.key] = string(r.Body)
 			}
-			byPath[r.Path] = append(byPath[r.Path], decodeNotification(t, r))
+			byPath[r.Path] = append(byPath[r.Path], n)
 		}
 		if len(byPath["/portal"]) != 0 {
 			t.Errorf("/portal follows another component and got %d posts", len(byPath["/portal"]))
 		}
-		for _, path := range []string{"/all", "/api"} {
+		for _, path := range []string{"/all", "/api", "/busy"} {
 			var incidents, comps int
+			told := map[string]bool{} // by the newest update's text
 			for _, n := range byPath[path] {
 				switch {
 				case n.incident != nil:
 					incidents++
-					if n.incident.ID != in.ID || n.incident.Name != "Partner API errors" || n.incident.Impact != "major" ||
-						len(n.incident.IncidentUpdates) != 1 || n.incident.Status != "investigating" {
+					if n.incident.ID != in.ID || n.incident.Name != "Partner API errors" || n.incident.Impact != "major" {
 						t.Errorf("%s: incident %+v", path, n.incident)
+					}
+					// The declaration's notification has the declaration
+					// alone, even the one /busy took after the second
+					// update; the second's has both.
+					newest := ""
+					if len(n.incident.IncidentUpdates) > 0 {
+						newest = n.incident.IncidentUpdates[0].Body
+					}
+					told[newest] = true
+					switch newest {
+					case second:
+						if len(n.incident.IncidentUpdates) != 2 || n.incident.Status != "identified" {
+							t.Errorf("%s: the second update's notification: %+v", path, n.incident)
+						}
+					case "We are investigating errors on the partner API.":
+						if len(n.incident.IncidentUpdates) != 1 || n.incident.Status != "investigating" {
+							t.Errorf("%s: the declaration's notification: status %s, %d updates", path, n.incident.Status,
+								len(n.incident.IncidentUpdates))
+						}
+					default:
+						t.Errorf("%s: a notification telling %q", path, newest)
 					}
 					if len(n.incident.Components) != 1 || n.incident.Components[0].ID != api.ID ||
 						n.incident.Components[0].Status != "partial_outage" {
@@ -253,12 +288,16 @@ func TestWebhookFanout(t *testing.T) {
 					t.Errorf("%s: no Idempotency-Key", path)
 				}
 			}
-			if incidents != 1 || comps != 1 {
-				t.Errorf("%s got %d incident and %d component notifications; want one of each", path, incidents, comps)
+			if path == "/busy" {
+				continue // its refused attempts are counted by key below
+			}
+			if incidents != 2 || comps != 1 || len(told) != 2 {
+				t.Errorf("%s got %d incident notifications (telling %d updates) and %d component ones; want 2 (2) and 1",
+					path, incidents, len(told), comps)
 			}
 		}
-		if got := len(keys); got != 2 {
-			t.Errorf("/busy was sent %d distinct notifications; want 2 (each retried under its own key)", got)
+		if got := len(keys); got != 3 {
+			t.Errorf("/busy was sent %d distinct notifications; want 3 (each retried under its own key)", got)
 		}
 
 		// The busy endpoint's link unsubscribes it.
