@@ -51,6 +51,7 @@ type Config struct {
 	AdminEmail    string        // HERALD_ADMIN_EMAIL: first admin, created when there are no users
 	AdminPassword Secret        // HERALD_ADMIN_PASSWORD or HERALD_ADMIN_PASSWORD_FILE
 	CookieSecure  bool          // HERALD_COOKIE_SECURE: default true unless serving on loopback
+	DebugAddr     string        // HERALD_DEBUG_ADDR: Go's profiler (net/http/pprof) on this loopback address; off when empty
 
 	// The cadence engine and its channels. A channel left unset is off:
 	// its deliveries fail with that reason, shown in the console.
@@ -80,6 +81,13 @@ type Config struct {
 	SubscriberSMSRate     float64 // HERALD_SUBSCRIBER_SMS_RATE: texts per second per process (default 10)
 	SubscriberWorkers     int     // HERALD_SUBSCRIBER_WORKERS: concurrent subscriber sends per process (default 10)
 	SubscriberWebhookRate float64 // HERALD_SUBSCRIBER_WEBHOOK_RATE: webhook calls per second per process (default 50)
+	// HERALD_SUBSCRIBER_BUSY_RATE: subscriber messages per second per
+	// process and channel while the status page is flooded
+	// (PageBusyRequests); 0: never slowed (default 5).
+	SubscriberBusyRate float64
+	// HERALD_PAGE_BUSY_REQUESTS: public page requests a second (answered
+	// by this process) above which the page counts as flooded (default 2000).
+	PageBusyRequests float64
 	// WebhookDisableAfter: notifications in a row, each given up after
 	// its retries, that disable a webhook subscription.
 	WebhookDisableAfter int // HERALD_WEBHOOK_DISABLE_AFTER (default 3)
@@ -115,11 +123,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Addr:         or(getenv("HERALD_ADDR"), "127.0.0.1:8080"),
 		DatabaseURL:  or(getenv("HERALD_DATABASE_URL"), DefaultDatabaseURL),
 		ConfigFile:   getenv("HERALD_CONFIG"),
+		DebugAddr:    getenv("HERALD_DEBUG_ADDR"),
 		LogFormat:    or(getenv("HERALD_LOG_FORMAT"), "text"),
 		AutoMigrate:  true,
 		PollInterval: 2 * time.Second,
 	}
 	var problems []string
+	if c.DebugAddr != "" {
+		// The profiler shows memory and goroutines: never beyond this machine.
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			problems = append(problems, fmt.Sprintf("HERALD_DEBUG_ADDR %q: must be a loopback address with a port, e.g. 127.0.0.1:6060", c.DebugAddr))
+		}
+	}
 	if v := getenv("HERALD_AUTO_MIGRATE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -234,6 +250,24 @@ func FromEnv(getenv func(string) string) (Config, error) {
 				continue
 			}
 			*r.dst = f
+		}
+	}
+	c.SubscriberBusyRate = 5
+	if v := getenv("HERALD_SUBSCRIBER_BUSY_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 100000 {
+			problems = append(problems, "HERALD_SUBSCRIBER_BUSY_RATE: want a number of messages per second, e.g. 5 (0: never slow down)")
+		} else {
+			c.SubscriberBusyRate = f
+		}
+	}
+	c.PageBusyRequests = 2000
+	if v := getenv("HERALD_PAGE_BUSY_REQUESTS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			problems = append(problems, "HERALD_PAGE_BUSY_REQUESTS: want a number of page requests per second above 0, e.g. 2000")
+		} else {
+			c.PageBusyRequests = f
 		}
 	}
 	c.WebhookDisableAfter = 3

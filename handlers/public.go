@@ -30,7 +30,12 @@ type Public struct {
 	snap    atomic.Pointer[Snapshot]
 	kick    chan struct{}
 	broker  *Broker
+	served  atomic.Uint64 // requests answered from the snapshot
 }
+
+// Served counts the requests answered from the snapshot so far: the
+// engine slows subscriber messages while the page is flooded.
+func (p *Public) Served() uint64 { return p.served.Load() }
 
 // NewPublic prepares the public side; call Refresh once before serving.
 func NewPublic(b *SnapshotBuilder, reader IncidentReader, log *slog.Logger) *Public {
@@ -118,6 +123,7 @@ func (h *hotPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			if s := h.public.snap.Load(); s != nil {
 				if e, ok := s.Entry(key); ok {
+					h.public.served.Add(1)
 					serveEntry(w, r, e)
 					return
 				}

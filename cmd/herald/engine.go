@@ -111,19 +111,27 @@ func (r *runningEngine) stop(ctx context.Context, cancel context.CancelFunc) {
 	}
 }
 
-func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *store.Store, loc *time.Location, log *slog.Logger) (*runningEngine, error) {
+func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *store.Store, loc *time.Location, log *slog.Logger,
+	pageServed func() uint64) (*runningEngine, error) {
 	chans, err := channels(cfg)
 	if err != nil {
 		return nil, err
 	}
 	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{}), chans: chans}
+	// The status page first: subscriber messages slow down while the
+	// process is short of processor time.
+	pressure := engine.NewPressure(pageServed, cfg.PageBusyRequests, 0)
+	if cfg.SubscriberBusyRate > 0 {
+		go watchPressure(ctx, pressure, log.With("component", "engine"))
+	}
 	eng := engine.New(engine.Options{Plan: plan, Store: st, Channels: chans, Logger: log.With("component", "engine"),
 		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes,
 		SubscriberRates: map[herald.Channel]float64{herald.ChannelEmail: cfg.SubscriberEmailRate, herald.ChannelSMS: cfg.SubscriberSMSRate,
 			herald.ChannelWebhook: cfg.SubscriberWebhookRate},
 		Webhooks: webhook.Renderer{Page: plan.Page, Location: loc,
 			Documentation: strings.TrimRight(publicBase(cfg, plan), "/") + "/subscribe?via=webhook"},
-		WebhookDisableAfter: cfg.WebhookDisableAfter})
+		WebhookDisableAfter: cfg.WebhookDisableAfter,
+		Busy:                pressure.Busy, BusyRate: cfg.SubscriberBusyRate})
 	poll := time.Second
 	if st.Dialect() == store.SQLite {
 		poll = 200 * time.Millisecond // no LISTEN/NOTIFY: look for new work often
@@ -202,4 +210,28 @@ func slackCommands(cfg config.Config, log *slog.Logger) handlers.SlackApp {
 		return nil
 	}
 	return slack.NewApp(slack.New(tok, slack.Options{APIURL: cfg.SlackAPIURL, ConsoleURL: cfg.PublicURL}), secrets)
+}
+
+// watchPressure samples the page's request rate and says when the page
+// becomes flooded and when it is calm again.
+func watchPressure(ctx context.Context, p *engine.Pressure, log *slog.Logger) {
+	go p.Run(ctx)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	was := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if busy := p.Busy(); busy != was {
+			was = busy
+			if busy {
+				log.Info("the status page is flooded: subscriber messages slowed to leave it the processor", "page_requests_per_second", p.Rate())
+			} else {
+				log.Info("the status page is calm again: subscriber messages at their full rate", "page_requests_per_second", p.Rate())
+			}
+		}
+	}
 }

@@ -217,6 +217,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if cfg.DebugAddr != "" {
+		if err := serveDebug(bg, cfg.DebugAddr, log); err != nil {
+			return err
+		}
+	}
 	// Every replica writes the deliveries its writes cause, engine or
 	// not: the replicas that run the engine send them.
 	st.EnableDeliveries(plan)
@@ -230,7 +235,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	var eng *runningEngine
 	if cfg.Engine {
-		if eng, err = startEngine(bg, cfg, plan, st, loc, log); err != nil {
+		if eng, err = startEngine(bg, cfg, plan, st, loc, log, public.Served); err != nil {
 			return err
 		}
 		defer func() {

@@ -55,6 +55,13 @@ type Options struct {
 	// SubscriberRates caps, per channel, the subscriber messages this
 	// process sends per second; a channel not listed is not capped.
 	SubscriberRates map[herald.Channel]float64
+	// Busy, when set, tells whether the process is short of processor
+	// time (Pressure.Busy): subscriber messages then go at most
+	// BusyRate a second per channel, so that the status page, flooded
+	// during an outage, keeps the processor. The plan's own messages are
+	// never slowed. BusyRate 0: not slowed.
+	Busy     func() bool
+	BusyRate float64
 	// Webhooks writes webhook subscribers' notifications; without it they
 	// are skipped with the reason.
 	Webhooks comms.WebhookRenderer
@@ -80,7 +87,7 @@ type Engine struct {
 // New makes an engine.
 func New(o Options) *Engine {
 	e := &Engine{o: o, log: o.Logger, now: o.Now, loc: o.Location, waiters: make(chan struct{}, maxWaiters),
-		rates: newRateLimits(o.SubscriberRates)}
+		rates: newRateLimits(o.SubscriberRates, o.BusyRate)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -181,7 +188,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	if d.Kind == herald.KindSubscriber {
 		// Subscribers are told at the configured rate per channel, so a
 		// fan-out stays within the mail relay's and Twilio's limits.
-		if err := e.rates.wait(ctx, d.Channel); err != nil {
+		if err := e.rates.wait(ctx, d.Channel, e.o.Busy != nil && e.o.Busy()); err != nil {
 			return err
 		}
 	}
