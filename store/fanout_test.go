@@ -8,8 +8,24 @@ import (
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/config"
+	"github.com/kredete/herald/store"
 	"github.com/kredete/herald/store/storetest"
 )
+
+// openFanout is a seeded store whose public updates fan out to the
+// subscribers, with the default plan's deliveries.
+func openFanout(t *testing.T, d string) (*store.Store, *clock, map[string]herald.Component) {
+	t.Helper()
+	s, clk := open(t, d)
+	comps := seed(t, s)
+	plan, err := config.LoadPlan("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EnableDeliveries(plan)
+	s.EnableFanout(true)
+	return s, clk, comps
+}
 
 // TestFanoutPages: a fan-out written with an update pages through the
 // confirmed subscribers it concerns; two workers racing on it (a rescued
@@ -19,14 +35,7 @@ func TestFanoutPages(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := t.Context()
-			s, clk := open(t, d)
-			comps := seed(t, s)
-			plan, err := config.LoadPlan("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.EnableDeliveries(plan)
-			s.EnableFanout(true)
+			s, clk, comps := openFanout(t, d)
 			const n = 57
 			for i := range n {
 				res := subscribe(t, s, clk, fmt.Sprintf("s%03d@example.com", i), true)
@@ -101,14 +110,7 @@ func TestWebhookFanoutAndFailures(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := t.Context()
-			s, clk := open(t, d)
-			comps := seed(t, s)
-			plan, err := config.LoadPlan("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.EnableDeliveries(plan)
-			s.EnableFanout(true)
+			s, clk, comps := openFanout(t, d)
 			res, err := s.Subscribe(ctx, herald.SubscriptionRequest{Channel: herald.SubscriberWebhook, Address: "https://hooks.example.com/h",
 				OwnerEmail: "dev@example.com", AllComponents: true}, clk.Now())
 			if err != nil {
@@ -247,14 +249,7 @@ func TestFanoutAhead(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := t.Context()
-			s, clk := open(t, d)
-			comps := seed(t, s)
-			plan, err := config.LoadPlan("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.EnableDeliveries(plan)
-			s.EnableFanout(true)
+			s, clk, comps := openFanout(t, d)
 			const n = 25
 			for i := range n {
 				res := subscribe(t, s, clk, fmt.Sprintf("s%03d@example.com", i), true)
