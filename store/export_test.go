@@ -12,11 +12,14 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Rebind writes a query with $n placeholders in the store's dialect.
 func (s *Store) Rebind(query string) string { return s.q(query) }
 
+// RowQuerier is what InTx hands its function.
+type RowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // InTx runs fn inside one of the store's transactions, with the store's
 // prepared-statement runner for it.
-func (s *Store) InTx(ctx context.Context, fn func(q interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}) error) error {
+func (s *Store) InTx(ctx context.Context, fn func(q RowQuerier) error) error {
 	return s.transact(ctx, false, func(tx *sql.Tx) error { return fn(s.prep(tx)) })
 }
 

@@ -247,7 +247,7 @@ func fanoutPriority(ch herald.SubscriberChannel) int {
 // index entries.
 func (s *Store) subscriberBacklog(ctx context.Context, ch herald.SubscriberChannel, limit int) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM river_job WHERE state = 'available'
+	err := s.prep(nil).QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM river_job WHERE state = 'available'
 		AND queue = $1 AND priority = $2 LIMIT $3) AS waiting`), subscriberQueue, fanoutPriority(ch), limit).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: fan-out backlog: %w", err)

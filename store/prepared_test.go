@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"testing"
 	"time"
@@ -24,9 +23,7 @@ func TestPreparedInsideBusyTransactions(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	wg.Go(func() {
-		errs <- s.InTx(ctx, func(q interface {
-			QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-		}) error {
+		errs <- s.InTx(ctx, func(q store.RowQuerier) error {
 			close(inTx)
 			<-release
 			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -39,9 +36,7 @@ func TestPreparedInsideBusyTransactions(t *testing.T) {
 	// The pool's other three connections, each waiting to begin.
 	for range 3 {
 		wg.Go(func() {
-			errs <- s.InTx(ctx, func(interface {
-				QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-			}) error {
+			errs <- s.InTx(ctx, func(store.RowQuerier) error {
 				return nil
 			})
 		})
@@ -69,9 +64,7 @@ func TestPreparedInsideBusyTransactions(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := s.InTx(ctx, func(q interface {
-		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	}) error {
+	if err := s.InTx(ctx, func(q store.RowQuerier) error {
 		var n int
 		return q.QueryRowContext(ctx, query).Scan(&n)
 	}); err != nil {
