@@ -952,16 +952,5 @@ func (w *world) deliveredLateness(ctx context.Context, ids []string, want map[st
 	return n, notSent, lates, nil
 }
 
-// percentile of sorted-or-not values (nearest rank).
-func percentile(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	i := int(p/100*float64(len(s))+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
-
 // fatal is a fakeTB failure.
 type fatal string

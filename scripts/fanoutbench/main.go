@@ -981,32 +981,7 @@ func (m *meter) snap() cpuSnap {
 
 // pgCPU sums the CPU time of the PostgreSQL backends connected to the
 // benchmark's database (a backend that exited meanwhile is lost).
-func (m *meter) pgCPU() time.Duration {
-	if m.pgDB == "" {
-		return 0
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	var sum time.Duration
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		title, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !strings.Contains(string(title), " "+m.pgDB+" ") {
-			continue
-		}
-		sum += procCPU(pid)
-	}
-	return sum
-}
+func (m *meter) pgCPU() time.Duration { return benchkit.PostgresCPU(m.pgDB) }
 
 // usage is what one window saw, in cores: others is the rest of the
 // machine (not herald, this process, our PostgreSQL backends or extra,

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -351,3 +352,46 @@ func LoadAvg() string {
 
 // MiB converts kB to MiB.
 func MiB(kb int64) float64 { return float64(kb) / 1024 }
+
+// PostgresCPU sums the CPU time of the PostgreSQL backends connected to
+// database db (their process title names it); a backend that exited
+// meanwhile is lost. 0 for "".
+func PostgresCPU(db string) time.Duration {
+	if db == "" {
+		return 0
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var sum time.Duration
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		title, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(title), " "+db+" ") {
+			continue
+		}
+		d, _ := ProcCPU(pid)
+		sum += d
+	}
+	return sum
+}
+
+// Percentile is the nearest-rank p-th percentile of v (p in 0..100; 100
+// is the largest); 0 for none.
+func Percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(p/100*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
