@@ -67,6 +67,7 @@ import (
 	"github.com/kredete/herald/comms/slack/slacktest"
 	"github.com/kredete/herald/comms/sms/twiliotest"
 	"github.com/kredete/herald/config"
+	"github.com/kredete/herald/scripts/internal/benchkit"
 	"github.com/kredete/herald/store"
 	"github.com/kredete/herald/store/storetest"
 )
@@ -78,7 +79,6 @@ const (
 	commanderEmail = "ada@kredete.example"
 	commanderPhone = "+27820000099"
 	commanderName  = "Ada Obi"
-	clockTicksPerS = 100 // USER_HZ on Linux
 	readyTimeout   = 2 * time.Minute
 	stopTimeout    = 20 * time.Second
 	wokeMsg        = "cadence engine woke"
@@ -163,22 +163,20 @@ func main() {
 }
 
 func run(ctx context.Context, o options, root *fakeTB) error {
-	repo, err := repoRoot()
+	repo, err := benchkit.RepoRoot()
 	if err != nil {
 		return err
 	}
 	if o.heraldBin == "" {
 		o.heraldBin = filepath.Join(root.TempDir(), "herald")
 		logf("building %s", o.heraldBin)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.heraldBin, "./cmd/herald")
-		cmd.Dir, cmd.Stdout, cmd.Stderr = repo, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go build ./cmd/herald: %w", err)
+		if err := benchkit.BuildHerald(ctx, repo, o.heraldBin); err != nil {
+			return err
 		}
 	}
 	var rep report
 	rep.started = time.Now()
-	rep.load0 = loadavg()
+	rep.load0 = benchkit.LoadAvg()
 	rep.incidents = o.incidents
 	for _, db := range o.dbs {
 		db = strings.TrimSpace(db)
@@ -204,7 +202,7 @@ func run(ctx context.Context, o options, root *fakeTB) error {
 			}
 		}
 	}
-	rep.load1 = loadavg()
+	rep.load1 = benchkit.LoadAvg()
 	text := rep.markdown(o)
 	fmt.Print(text)
 	dir := o.outDir
@@ -224,23 +222,6 @@ func run(ctx context.Context, o options, root *fakeTB) error {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "enginebench: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the repository (no go.mod found)")
-		}
-		dir = parent
-	}
 }
 
 // world is one run's database, plan and vendor fakes.
@@ -483,13 +464,13 @@ func (u usage) cpuPct() float64 { return 100 * u.cpu.Seconds() / u.wall.Seconds(
 
 // measure samples pid every second for d.
 func measure(ctx context.Context, pid int, d time.Duration) (usage, error) {
-	u := usage{loadBefore: loadavg()}
-	cpu0, err := procCPU(pid)
+	u := usage{loadBefore: benchkit.LoadAvg()}
+	cpu0, err := benchkit.ProcCPU(pid)
 	if err != nil {
 		return u, err
 	}
-	self0, _ := procCPU(os.Getpid())
-	busy0 := machineBusy()
+	self0, _ := benchkit.ProcCPU(os.Getpid())
+	busy0 := benchkit.MachineBusy()
 	sw0, _ := ctxSwitches(pid)
 	start := time.Now()
 	var sum, n int64
@@ -498,7 +479,7 @@ func measure(ctx context.Context, pid int, d time.Duration) (usage, error) {
 	deadline := time.After(d)
 loop:
 	for {
-		rss := procStatusKB(pid, "VmRSS")
+		rss := benchkit.StatusKB(pid, "VmRSS")
 		sum += rss
 		n++
 		u.peakRSSKB = max(u.peakRSSKB, rss)
@@ -511,47 +492,20 @@ loop:
 		}
 	}
 	u.wall = time.Since(start)
-	cpu1, err := procCPU(pid)
+	cpu1, err := benchkit.ProcCPU(pid)
 	if err != nil {
 		return u, err
 	}
-	self1, _ := procCPU(os.Getpid())
-	busy1 := machineBusy()
+	self1, _ := benchkit.ProcCPU(os.Getpid())
+	busy1 := benchkit.MachineBusy()
 	sw1, threads := ctxSwitches(pid)
 	u.cpu = cpu1 - cpu0
 	u.ctxSwitches, u.threads = sw1-sw0, threads
 	u.meanRSSKB = sum / max(n, 1)
-	u.hwmKB = procStatusKB(pid, "VmHWM")
+	u.hwmKB = benchkit.StatusKB(pid, "VmHWM")
 	u.others = max(0, ((busy1-busy0).Seconds()-u.cpu.Seconds()-(self1-self0).Seconds())/u.wall.Seconds())
-	u.loadAfter = loadavg()
+	u.loadAfter = benchkit.LoadAvg()
 	return u, nil
-}
-
-// procCPU is utime+stime of a process (its exited threads included).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / clockTicksPerS, nil
-}
-
-func procStatusKB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // ctxSwitches sums the context switches of the process's threads: each is
@@ -575,34 +529,6 @@ func ctxSwitches(pid int) (int64, int) {
 		}
 	}
 	return total, len(tasks)
-}
-
-// machineBusy is the machine's non-idle CPU time since boot.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)[1:]
-	var busy int64
-	for i, v := range f {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is in user already
-			continue
-		}
-		busy += n
-	}
-	return time.Duration(busy) * time.Second / clockTicksPerS
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // idleResult is the idle phase's figures.
@@ -1024,17 +950,6 @@ func (w *world) deliveredLateness(ctx context.Context, ids []string, want map[st
 		}
 	}
 	return n, notSent, lates, nil
-}
-
-// percentile of sorted-or-not values (nearest rank).
-func percentile(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	i := int(p/100*float64(len(s))+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
 }
 
 // fatal is a fakeTB failure.

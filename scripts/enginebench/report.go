@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kredete/herald/scripts/internal/benchkit"
 )
 
 // Targets from issue 4.
@@ -59,7 +61,7 @@ func (r report) markdown(o options) string {
 			fmt.Fprintf(&b, "%s: ready %s after start; the first Tick (at start) took %.1f ms", x.dialect,
 				x.readyIn.Round(time.Millisecond), x.startTick)
 			if len(x.tickMS) > 0 {
-				fmt.Fprintf(&b, "; Ticks in the window: %d, max %.1f ms", len(x.tickMS), percentile(x.tickMS, 100))
+				fmt.Fprintf(&b, "; Ticks in the window: %d, max %.1f ms", len(x.tickMS), benchkit.Percentile(x.tickMS, 100))
 			}
 			b.WriteString(".\n")
 			if len(x.debugLines) > 0 {
@@ -91,12 +93,12 @@ func (r report) markdown(o options) string {
 		b.WriteString("| Database | Steps due (logged / missing / unexpected) | Queued late p50 / p99 / max (ms) | Sent late p50 / p99 / max (ms), deliveries | Engine wakes, Tick p50 / p99 / max (ms) | CPU (% of a core) | RSS peak (MiB) | Rest of machine (cores) | Load avg |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 		for _, x := range r.late {
-			p99 := percentile(x.queuedLateMS, 99)
+			p99 := benchkit.Percentile(x.queuedLateMS, 99)
 			fmt.Fprintf(&b, "| %s | %d (%d / %d / %d) | %.0f / **%.0f** / %.0f (%s) | %.0f / %.0f / %.0f, %d (%d not sent) | %s; %.1f / %.1f / %.1f | %.1f | %.1f | %.2f | %s → %s |\n",
 				x.dialect, x.expected, x.logged, x.missing, x.extra,
-				percentile(x.queuedLateMS, 50), p99, percentile(x.queuedLateMS, 100), verdict(p99 < maxP99LateMS && x.missing == 0),
-				percentile(x.sentLateMS, 50), percentile(x.sentLateMS, 99), percentile(x.sentLateMS, 100), x.deliveries, x.notSent,
-				wakes(x.wakes), percentile(x.tickMS, 50), percentile(x.tickMS, 99), percentile(x.tickMS, 100),
+				benchkit.Percentile(x.queuedLateMS, 50), p99, benchkit.Percentile(x.queuedLateMS, 100), verdict(p99 < maxP99LateMS && x.missing == 0),
+				benchkit.Percentile(x.sentLateMS, 50), benchkit.Percentile(x.sentLateMS, 99), benchkit.Percentile(x.sentLateMS, 100), x.deliveries, x.notSent,
+				wakes(x.wakes), benchkit.Percentile(x.tickMS, 50), benchkit.Percentile(x.tickMS, 99), benchkit.Percentile(x.tickMS, 100),
 				x.use.cpuPct(), mib(x.use.peakRSSKB), x.use.others, x.use.loadBefore, x.use.loadAfter)
 		}
 		b.WriteString("\n")

@@ -62,10 +62,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -93,26 +91,24 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/comms/webhook/webhooktest"
 	"github.com/kredete/herald/config"
+	"github.com/kredete/herald/scripts/internal/benchkit"
 	"github.com/kredete/herald/store"
 )
 
 const (
-	adminToken      = "fanoutbench-admin-token-0123456789"
-	componentKey    = "api-platform"
-	incidentName    = "Fan-out benchmark: card payments failing"
-	defaultPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	rssEvery        = 500 * time.Millisecond
-	readyTimeout    = 2 * time.Minute
-	stopTimeout     = 20 * time.Second
-	repeatGrace     = 3 * time.Second // after the last expected message, how long to watch for repeats
-	maxRSSBytes     = 150_000_000     // issue 6: under 150 MB resident
-	minRatio        = 0.90            // issue 6: the page within 10% of idle
-	clockTicks      = 100             // USER_HZ on Linux
+	adminToken   = "fanoutbench-admin-token-0123456789"
+	componentKey = "api-platform"
+	incidentName = "Fan-out benchmark: card payments failing"
+	rssEvery     = 500 * time.Millisecond
+	readyTimeout = 2 * time.Minute
+	stopTimeout  = 20 * time.Second
+	repeatGrace  = 3 * time.Second // after the last expected message, how long to watch for repeats
+	maxRSSBytes  = 150_000_000     // issue 6: under 150 MB resident
+	minRatio     = 0.90            // issue 6: the page within 10% of idle
 )
 
 type options struct {
@@ -150,7 +146,7 @@ func main() {
 	var o options
 	flag.IntVar(&o.emails, "emails", 100000, "confirmed email subscribers")
 	flag.IntVar(&o.webhooks, "webhooks", 1000, "confirmed webhook subscribers")
-	flag.BoolVar(&o.pg, "pg", false, "use a fresh PostgreSQL database (HERALD_TEST_POSTGRES_URL or "+defaultPostgres+") instead of SQLite")
+	flag.BoolVar(&o.pg, "pg", false, "use a fresh PostgreSQL database (HERALD_TEST_POSTGRES_URL or "+benchkit.DefaultPostgres+") instead of SQLite")
 	// The defaults let herald go as fast as it can here (100,000 + 1,000
 	// in about 4 minutes on SQLite, 7 on PostgreSQL, 2 cores): the rates
 	// at Herald's maximum, and 100 workers, since each worker takes at
@@ -178,7 +174,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var c cleanups
+	var c benchkit.Cleanups
 	code := 0
 	func() {
 		defer func() {
@@ -195,63 +191,24 @@ func main() {
 			code = 1
 		}
 	}()
-	c.run()
+	c.Run()
 	os.Exit(code)
-}
-
-// cleanups run last first.
-type cleanups struct {
-	mu sync.Mutex
-	fs []func()
-}
-
-func (c *cleanups) add(f func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fs = append(c.fs, f)
-}
-
-func (c *cleanups) run() {
-	c.mu.Lock()
-	fs := c.fs
-	c.fs = nil
-	c.mu.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
-	}
 }
 
 // fakeTB lets webhooktest run outside a test: it only registers cleanups.
 type fakeTB struct {
 	testing.TB
-	c *cleanups
+	c *benchkit.Cleanups
 }
 
 func (t fakeTB) Helper()                           {}
-func (t fakeTB) Cleanup(f func())                  { t.c.add(f) }
+func (t fakeTB) Cleanup(f func())                  { t.c.Add(f) }
 func (t fakeTB) Logf(format string, args ...any)   { logf(format, args...) }
 func (t fakeTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 func (t fakeTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "fanoutbench: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the repository (no go.mod found)")
-		}
-		dir = parent
-	}
 }
 
 // result is everything the report needs.
@@ -297,12 +254,12 @@ type rssSample struct {
 	cpu time.Duration // herald's CPU time so far
 }
 
-func run(ctx context.Context, o options, c *cleanups) (bool, error) {
-	r := &result{o: o, started: time.Now(), load0: loadavg(), dialect: store.SQLite}
+func run(ctx context.Context, o options, c *benchkit.Cleanups) (bool, error) {
+	r := &result{o: o, started: time.Now(), load0: benchkit.LoadAvg(), dialect: store.SQLite}
 	if o.pg {
 		r.dialect = store.Postgres
 	}
-	repo, err := repoRoot()
+	repo, err := benchkit.RepoRoot()
 	if err != nil {
 		return false, err
 	}
@@ -315,7 +272,7 @@ func run(ctx context.Context, o options, c *cleanups) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	c.add(func() {
+	c.Add(func() {
 		if o.keep {
 			logf("kept %s", tmp)
 			return
@@ -338,14 +295,14 @@ func run(ctx context.Context, o options, c *cleanups) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	c.add(mail.close)
+	c.Add(mail.close)
 	hooks, certFile, err := startHookSink(c, o.webhooks, tmp)
 	if err != nil {
 		return false, err
 	}
 
 	// The database and the subscribers.
-	dbURL, err := freshDatabase(ctx, c, r.dialect, tmp, o.keep)
+	dbURL, err := benchkit.FreshDatabase(ctx, c, r.dialect == store.Postgres, tmp, "herald_fanoutbench", o.keep, logf)
 	if err != nil {
 		return false, err
 	}
@@ -358,15 +315,15 @@ func run(ctx context.Context, o options, c *cleanups) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	c.add(p.stop)
-	r.readyIn = p.readyIn
-	mt := &meter{herald: p.pid}
+	c.Add(func() { p.Stop(stopTimeout) })
+	r.readyIn = p.ReadyIn
+	mt := &meter{herald: p.PID}
 	if r.dialect == store.Postgres {
 		u, _ := url.Parse(dbURL)
 		mt.pgDB = strings.TrimPrefix(u.Path, "/")
 	}
-	logf("herald (pid %d) ready on %s in %s", p.pid, p.addr, p.readyIn.Round(time.Millisecond))
-	base := "http://" + p.addr
+	logf("herald (pid %d) ready on %s in %s", p.PID, p.Addr, p.ReadyIn.Round(time.Millisecond))
+	base := "http://" + p.Addr
 	for range 50 { // warm-up: the first requests fill caches and buffers
 		if err := get(base + "/"); err != nil {
 			return false, fmt.Errorf("GET /: %w", err)
@@ -382,12 +339,12 @@ func run(ctx context.Context, o options, c *cleanups) (bool, error) {
 	}
 	r.wrk = append(r.wrk, idle)
 	time.Sleep(2 * time.Second)
-	r.idleRSSKB = statusKB(p.pid, "VmRSS")
-	r.hwmBeforeKB = statusKB(p.pid, "VmHWM")
+	r.idleRSSKB = benchkit.StatusKB(p.PID, "VmRSS")
+	r.hwmBeforeKB = benchkit.StatusKB(p.PID, "VmHWM")
 	r.quietDeclare = mt.waitQuiet(ctx, o.quietWait, o.quietMax, "the declaration")
 
 	// The fan-out.
-	sampler := startSampler(p.pid)
+	sampler := startSampler(p.PID)
 	cpu0 := mt.snap()
 	r.t0 = time.Now()
 	sampler.setZero(r.t0)
@@ -482,9 +439,9 @@ func run(ctx context.Context, o options, c *cleanups) (bool, error) {
 		if now.Sub(lastLog) >= 5*time.Second {
 			lastLog = now
 			logf("%s: mails %d/%d, webhook posts %d/%d, herald RSS %.1f MiB", now.Sub(r.t0).Round(time.Second),
-				mail.subscribersDone(), o.emails, hooks.postsDone(), 2*o.webhooks, mib(statusKB(p.pid, "VmRSS")))
+				mail.subscribersDone(), o.emails, hooks.postsDone(), 2*o.webhooks, benchkit.MiB(benchkit.StatusKB(p.PID, "VmRSS")))
 		}
-		if _, err := p.alive(); err != nil {
+		if err := p.Alive(); err != nil {
 			sampler.stop()
 			return false, err
 		}
@@ -518,12 +475,12 @@ func run(ctx context.Context, o options, c *cleanups) (bool, error) {
 		r.wrk = append(r.wrk, after)
 	}
 	r.samples = sampler.stop()
-	r.hwmKB = statusKB(p.pid, "VmHWM")
-	r.afterRSSKB = statusKB(p.pid, "VmRSS")
+	r.hwmKB = benchkit.StatusKB(p.PID, "VmHWM")
+	r.afterRSSKB = benchkit.StatusKB(p.PID, "VmRSS")
 	r.mail = mail.stats()
 	r.hooks = hooks.stats()
-	p.stop()
-	r.heraldErrN, r.heraldLogErr = logProblems(p.logFile)
+	p.Stop(stopTimeout)
+	r.heraldErrN, r.heraldLogErr = benchkit.LogProblems(p.LogFile)
 
 	// What Herald recorded.
 	if dialect, dsn, err := config.SplitDatabaseURL(dbURL); err == nil {
@@ -534,7 +491,7 @@ func run(ctx context.Context, o options, c *cleanups) (bool, error) {
 			r.countsErr = err
 		}
 	}
-	r.load1 = loadavg()
+	r.load1 = benchkit.LoadAvg()
 
 	text, ok := r.markdown()
 	fmt.Print(text)
@@ -574,54 +531,6 @@ func get(u string) error {
 }
 
 // --- Database ----------------------------------------------------------------
-
-// freshDatabase returns the HERALD_DATABASE_URL of a new, empty database.
-func freshDatabase(ctx context.Context, c *cleanups, dialect, tmp string, keep bool) (string, error) {
-	if dialect == store.SQLite {
-		return "sqlite:" + filepath.Join(tmp, "herald.db"), nil
-	}
-	admin := os.Getenv("HERALD_TEST_POSTGRES_URL")
-	if admin == "" {
-		admin = defaultPostgres
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(cctx, admin)
-	if err != nil {
-		return "", fmt.Errorf("PostgreSQL at %s: %w", admin, err)
-	}
-	defer conn.Close(context.Background())
-	b := make([]byte, 4)
-	rand.Read(b) //nolint:errcheck
-	name := "herald_fanoutbench_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(cctx, "CREATE DATABASE "+name); err != nil {
-		return "", fmt.Errorf("create database: %w", err)
-	}
-	logf("created PostgreSQL database %s", name)
-	c.add(func() {
-		if keep {
-			logf("kept PostgreSQL database %s", name)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			logf("drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			logf("drop %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		return "", err
-	}
-	u.Path = "/" + name
-	return u.String(), nil
-}
 
 // seed migrates the database, syncs the default plan's components (as
 // herald's start does) and stores the subscribers, confirmed, following
@@ -860,13 +769,13 @@ type hookSink struct {
 
 var hookPath = regexp.MustCompile(`^/hook/(\d+)$`)
 
-func startHookSink(c *cleanups, n int, tmp string) (*hookSink, string, error) {
+func startHookSink(c *benchkit.Cleanups, n int, tmp string) (*hookSink, string, error) {
 	s := &hookSink{srv: webhooktest.NewTLS(fakeTB{c: c}, "no-subscriber-has-this-secret"), n: n, stop: make(chan struct{}),
 		incident: make([]int32, n), component: make([]int32, n), incidents: map[string]int{}, statuses: map[string]int{},
 		keys: make(map[string]bool, 2*n)}
 	s.wg.Add(1)
 	go s.drain()
-	c.add(func() { close(s.stop); s.wg.Wait() })
+	c.Add(func() { close(s.stop); s.wg.Wait() })
 	// The certificate, as the server presents it, for SSL_CERT_FILE.
 	host := strings.TrimPrefix(s.srv.URL, "https://")
 	conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // fetching the test server's own certificate
@@ -1004,135 +913,25 @@ func (s *hookSink) stats() hookStats {
 
 // --- Herald ----------------------------------------------------------------------
 
-type proc struct {
-	cmd     *exec.Cmd
-	pid     int
-	addr    string
-	logFile string
-	readyIn time.Duration
-	exited  chan struct{}
-	err     error
-	once    sync.Once
-}
-
-func startHerald(ctx context.Context, o options, tmp, dbURL, smtpURL, certFile string) (*proc, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func startHerald(ctx context.Context, o options, tmp, dbURL, smtpURL, certFile string) (*benchkit.Herald, error) {
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + tmp,
-		"HERALD_ADDR=" + addr,
-		"HERALD_PUBLIC_URL=http://" + addr,
-		"HERALD_DATABASE_URL=" + dbURL,
-		"HERALD_ADMIN_TOKEN=" + adminToken,
-		"HERALD_SMTP_URL=" + smtpURL,
-		"HERALD_SUBSCRIBER_EMAIL_RATE=" + strconv.FormatFloat(o.emailRate, 'f', -1, 64),
-		"HERALD_SUBSCRIBER_WEBHOOK_RATE=" + strconv.FormatFloat(o.webhookRate, 'f', -1, 64),
-		"HERALD_SUBSCRIBER_WORKERS=" + strconv.Itoa(o.workers),
+	env := append(benchkit.BaseEnv(tmp),
+		"HERALD_ADDR="+addr,
+		"HERALD_PUBLIC_URL=http://"+addr,
+		"HERALD_DATABASE_URL="+dbURL,
+		"HERALD_ADMIN_TOKEN="+adminToken,
+		"HERALD_SMTP_URL="+smtpURL,
+		"HERALD_SUBSCRIBER_EMAIL_RATE="+strconv.FormatFloat(o.emailRate, 'f', -1, 64),
+		"HERALD_SUBSCRIBER_WEBHOOK_RATE="+strconv.FormatFloat(o.webhookRate, 'f', -1, 64),
+		"HERALD_SUBSCRIBER_WORKERS="+strconv.Itoa(o.workers),
 		"HERALD_WEBHOOK_ALLOW=127.0.0.1/32",
-		"SSL_CERT_FILE=" + certFile,
-	}
+		"SSL_CERT_FILE="+certFile,
+	)
 	env = append(env, o.env...)
-	logFile := filepath.Join(tmp, "herald.log")
-	out, err := os.Create(logFile)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(o.heraldBin)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return nil, err
-	}
-	p := &proc{cmd: cmd, pid: cmd.Process.Pid, addr: addr, logFile: logFile, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		out.Close()
-		close(p.exited)
-	}()
-	for {
-		if _, err := p.alive(); err != nil {
-			b, _ := os.ReadFile(logFile)
-			return nil, fmt.Errorf("%w\n%s", err, tail(string(b), 30))
-		}
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				p.readyIn = time.Since(began)
-				return p, nil
-			}
-		}
-		if time.Since(began) > readyTimeout || ctx.Err() != nil {
-			p.stop()
-			return nil, errors.New("herald was not ready in time")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (p *proc) alive() (bool, error) {
-	select {
-	case <-p.exited:
-		return false, fmt.Errorf("herald exited: %v (log: %s)", p.err, p.logFile)
-	default:
-		return true, nil
-	}
-}
-
-func (p *proc) stop() {
-	p.once.Do(func() {
-		select {
-		case <-p.exited:
-			return
-		default:
-		}
-		p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
-		select {
-		case <-p.exited:
-		case <-time.After(stopTimeout):
-			p.cmd.Process.Kill() //nolint:errcheck
-			<-p.exited
-		}
-	})
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// logProblems counts herald's WARN and ERROR log lines and returns the
-// first few.
-func logProblems(name string) (int, []string) {
-	f, err := os.Open(name)
-	if err != nil {
-		return 0, nil
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	n := 0
-	var first []string
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
-			n++
-			if len(first) < 8 {
-				if len(l) > 400 {
-					l = l[:400] + "…"
-				}
-				first = append(first, l)
-			}
-		}
-	}
-	return n, first
+	return benchkit.StartHerald(ctx, o.heraldBin, nil, env, addr, filepath.Join(tmp, "herald.log"), readyTimeout)
 }
 
 // declare declares a major incident on one component through the admin
@@ -1158,61 +957,10 @@ func declare(base string) (string, error) {
 
 // --- /proc -----------------------------------------------------------------------
 
-// statusKB reads a Vm* field of /proc/PID/status in kB (0 if gone).
-func statusKB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
-}
-
-// procCPU is a process's user+system CPU time.
+// procCPU is a process's user+system CPU time; 0 once it is gone.
 func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * time.Second / clockTicks
-}
-
-// machineBusy is the CPU time the whole machine spent busy.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	var busy int64
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
-	}
-	return time.Duration(busy) * time.Second / clockTicks
+	d, _ := benchkit.ProcCPU(pid)
+	return d
 }
 
 // meter reads the CPU time of herald, of this process (the receivers), of
@@ -1228,37 +976,12 @@ type cpuSnap struct {
 }
 
 func (m *meter) snap() cpuSnap {
-	return cpuSnap{herald: procCPU(m.herald), bench: procCPU(os.Getpid()), pg: m.pgCPU(), machine: machineBusy()}
+	return cpuSnap{herald: procCPU(m.herald), bench: procCPU(os.Getpid()), pg: m.pgCPU(), machine: benchkit.MachineBusy()}
 }
 
 // pgCPU sums the CPU time of the PostgreSQL backends connected to the
 // benchmark's database (a backend that exited meanwhile is lost).
-func (m *meter) pgCPU() time.Duration {
-	if m.pgDB == "" {
-		return 0
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	var sum time.Duration
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		title, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !strings.Contains(string(title), " "+m.pgDB+" ") {
-			continue
-		}
-		sum += procCPU(pid)
-	}
-	return sum
-}
+func (m *meter) pgCPU() time.Duration { return benchkit.PostgresCPU(m.pgDB) }
 
 // usage is what one window saw, in cores: others is the rest of the
 // machine (not herald, this process, our PostgreSQL backends or extra,
@@ -1299,17 +1022,6 @@ func (m *meter) waitQuiet(ctx context.Context, limit time.Duration, maxCores flo
 	}
 }
 
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func mib(kb int64) float64 { return float64(kb) / 1024 }
-
 // sampler reads herald's VmRSS every rssEvery.
 type sampler struct {
 	mu      sync.Mutex
@@ -1322,7 +1034,7 @@ type sampler struct {
 func startSampler(pid int) *sampler {
 	s := &sampler{zero: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
 	// The first sample now, so that one precedes the declaration.
-	s.samples = append(s.samples, rssSample{kb: statusKB(pid, "VmRSS"), cpu: procCPU(pid)})
+	s.samples = append(s.samples, rssSample{kb: benchkit.StatusKB(pid, "VmRSS"), cpu: procCPU(pid)})
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(rssEvery)
@@ -1333,7 +1045,7 @@ func startSampler(pid int) *sampler {
 				return
 			case <-t.C:
 			}
-			kb, cpu := statusKB(pid, "VmRSS"), procCPU(pid)
+			kb, cpu := benchkit.StatusKB(pid, "VmRSS"), procCPU(pid)
 			s.mu.Lock()
 			s.samples = append(s.samples, rssSample{at: time.Since(s.zero), kb: kb, cpu: cpu})
 			s.mu.Unlock()
@@ -1384,14 +1096,6 @@ type wrkResult struct {
 	bytesPerReq  float64 // wrk's bytes read (headers and body) per request
 }
 
-var (
-	reRPS    = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
-	reLat    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$`)
-	reReqs   = regexp.MustCompile(`(?m)^\s+(\d+) requests in [^,]+, ([0-9.]+)([KMGT]?B) read`)
-	reNon2xx = regexp.MustCompile(`(?m)Non-2xx or 3xx responses:\s+(\d+)`)
-	reSock   = regexp.MustCompile(`(?m)^\s+Socket errors:\s+(.*)$`)
-)
-
 // idleWrk runs wrk on a quiet machine if it can: after waiting for quiet;
 // a run that other processes disturbed all the same is repeated (at most
 // -idle-tries runs), and the least disturbed one kept.
@@ -1434,41 +1138,13 @@ func runWrk(ctx context.Context, o options, tmp, u, label string, mt *meter, t0 
 	if err != nil {
 		return w, fmt.Errorf("wrk %s: %v\n%s", label, err, out)
 	}
-	s := string(out)
-	m := reRPS.FindStringSubmatch(s)
-	if m == nil {
-		return w, fmt.Errorf("wrk %s: no Requests/sec in\n%s", label, s)
+	ws, err := benchkit.ParseWrk(string(out))
+	if err != nil {
+		return w, fmt.Errorf("wrk %s: %w", label, err)
 	}
-	w.rps, _ = strconv.ParseFloat(m[1], 64)
-	for _, l := range reLat.FindAllStringSubmatch(s, -1) {
-		v, _ := strconv.ParseFloat(l[2], 64)
-		switch l[3] {
-		case "us":
-			v /= 1000
-		case "s":
-			v *= 1000
-		case "m":
-			v *= 60000
-		}
-		if l[1] == "50" {
-			w.p50 = v
-		} else {
-			w.p99 = v
-		}
-	}
-	if m := reReqs.FindStringSubmatch(s); m != nil {
-		w.requests, _ = strconv.Atoi(m[1])
-		v, _ := strconv.ParseFloat(m[2], 64)
-		v *= map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m[3]]
-		if w.requests > 0 {
-			w.bytesPerReq = v / float64(w.requests)
-		}
-	}
-	if m := reNon2xx.FindStringSubmatch(s); m != nil {
-		w.non2xx, _ = strconv.Atoi(m[1])
-	}
-	if m := reSock.FindStringSubmatch(s); m != nil {
-		w.socketErrors = strings.TrimSpace(m[1])
+	w.rps, w.p50, w.p99, w.requests, w.bytesPerReq, w.non2xx = ws.RPS, ws.P50, ws.P99, ws.Requests, ws.BytesPerReq, ws.Non2xx
+	if ws.Connect+ws.Read+ws.Write+ws.Timeout > 0 {
+		w.socketErrors = fmt.Sprintf("connect %d, read %d, write %d, timeout %d", ws.Connect, ws.Read, ws.Write, ws.Timeout)
 	}
 	var wrkCPU time.Duration
 	if ps := cmd.ProcessState; ps != nil {
@@ -1589,12 +1265,12 @@ func (r *result) markdown() (string, bool) {
 	b.WriteString("| db | subscribers | rates (email/s, webhook/s, workers) | all emails | all webhooks | msgs/s | herald VmHWM | max RSS (0.5 s) | page idle req/s (mean of before, after) | page during req/s (" + judged + ") | ratio |\n")
 	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| %s | %d + %d | %g, %g, %d | %s | %s | %.0f | %.1f MiB | %.1f MiB | %s | %s | %s |\n\n",
-		r.dialect, o.emails, o.webhooks, o.emailRate, o.webhookRate, o.workers, emailT, hookT, rate, mib(r.hwmKB), mib(maxKB),
+		r.dialect, o.emails, o.webhooks, o.emailRate, o.webhookRate, o.workers, emailT, hookT, rate, benchkit.MiB(r.hwmKB), benchkit.MiB(maxKB),
 		idleCell, duringCell, ratioCell)
 
 	b.WriteString("| target (issue 6) | measured | limit | result |\n|---|---:|---:|---|\n")
 	fmt.Fprintf(&b, "| herald peak resident (VmHWM, whole life) | %.1f MB (%.1f MiB) | < 150 MB | %s |\n",
-		float64(r.hwmKB)*1024/1e6, mib(r.hwmKB), pass(memOK))
+		float64(r.hwmKB)*1024/1e6, benchkit.MiB(r.hwmKB), pass(memOK))
 	fmt.Fprintf(&b, "| page req/s during the fan-out ÷ idle (%s) | %s | ≥ %.2f | %s |\n", judged, ratioCell, minRatio, pass(pageOK))
 	fmt.Fprintf(&b, "| every subscriber told once, signatures valid | %s | | %s |\n\n", deliveredSummary(r), pass(deliveryOK))
 
@@ -1673,7 +1349,7 @@ func (r *result) markdown() (string, bool) {
 		r.benchCPU.Seconds(), r.fanoutOthers, r.quietDeclare)
 	fmt.Fprintf(&b, "- Herald memory: %.1f MiB resident idle before the declaration (VmHWM %.1f MiB by then: start and the idle wrk); "+
 		"VmHWM %.1f MiB at the end; largest 0.5 s sample %.1f MiB; %.1f MiB resident at the end.\n",
-		mib(r.idleRSSKB), mib(r.hwmBeforeKB), mib(r.hwmKB), mib(maxKB), mib(r.afterRSSKB))
+		benchkit.MiB(r.idleRSSKB), benchkit.MiB(r.hwmBeforeKB), benchkit.MiB(r.hwmKB), benchkit.MiB(maxKB), benchkit.MiB(r.afterRSSKB))
 	// The fan-out's own cost: herald's CPU outside the runs during the
 	// fan-out (which also served the page), per message delivered then.
 	var runCPU, runWall float64
@@ -1836,7 +1512,7 @@ func rssTimeline(samples []rssSample, wall time.Duration) string {
 			out = append(out, "–")
 			continue
 		}
-		out = append(out, fmt.Sprintf("%.0f", mib(m)))
+		out = append(out, fmt.Sprintf("%.0f", benchkit.MiB(m)))
 	}
 	var after int64
 	for _, s := range samples {
@@ -1844,6 +1520,6 @@ func rssTimeline(samples []rssSample, wall time.Duration) string {
 			after = max(after, s.kb)
 		}
 	}
-	out = append(out, fmt.Sprintf("after %.0f", mib(after)))
+	out = append(out, fmt.Sprintf("after %.0f", benchkit.MiB(after)))
 	return strings.Join(out, ", ")
 }
