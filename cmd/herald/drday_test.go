@@ -22,7 +22,7 @@ package main
 // deliberately missed (nothing between minutes 52 and 75); updates to the
 // executives now and then, the engine's holding updates in between; the
 // incident classified for regulators at minute 21 and the call recorded
-// at 215; service restored at 101, resolved at 240.
+// at 215; service restored at 97, resolved at 240.
 //
 // At minute 120, with reminders and a holding update due within minutes,
 // the replica posting a reply to the engineering thread is killed with
