@@ -171,6 +171,21 @@ type ComplianceRow struct {
 	Done       *time.Time    // a regulatory step: when it was done
 	Due        *time.Time    // a regulatory step: when it was due
 	Verdict    string
+	// Lapses names each promise of an every-N audience kept late, oldest
+	// first: the post-incident record says which update was missed, not
+	// only how many.
+	Lapses []Lapse
+}
+
+// Lapse is one update of an every-N audience that was not given on time:
+// due at Due (the previous message plus the interval), given only at Told,
+// and what Herald did about it.
+type Lapse struct {
+	Due       time.Time
+	Told      *time.Time // the next message; nil: none before the end (the resolution, or now)
+	Late      time.Duration
+	Reminders int  // reminders and escalations about this due time (not skipped)
+	Escalated bool // an escalation to the next people among them
 }
 
 // Compliance compares what the plan promised each audience with what was
@@ -320,17 +335,23 @@ func judgeEvery(r ComplianceRow, a Audience, in Incident, told []Communication, 
 		if gap > r.Interval+grace(r.Interval) {
 			r.Late++
 			due := from.Add(r.Interval)
-			reminded := 0
+			lapse := Lapse{Due: due, Late: t.Sub(due)}
+			if len(times) > 0 && !t.After(times[len(times)-1]) {
+				told := t
+				lapse.Told = &told
+			}
 			for _, d := range deliveries {
 				if d.IncidentID == in.ID && d.Audience == a.Key && d.Kind == KindReminder && d.DueAt != nil &&
 					d.DueAt.Equal(due) && d.State != DeliverySkipped {
-					reminded++
+					lapse.Reminders++
+					lapse.Escalated = lapse.Escalated || strings.Contains(d.Key, "/"+string(RemindEscalate)+"/")
 				}
 			}
-			r.Reminders += reminded
-			if reminded == 0 {
+			r.Reminders += lapse.Reminders
+			if lapse.Reminders == 0 {
 				escalatedAll = false
 			}
+			r.Lapses = append(r.Lapses, lapse)
 		}
 		from = t
 	}

@@ -669,6 +669,42 @@ func TestComplianceEvery(t *testing.T) {
 	}
 }
 
+// TestComplianceLapses: each late gap of an every-N audience is named with
+// its due time, when the next message came (none before the resolution for
+// the last), how late, and the reminders and escalation sent about it.
+func TestComplianceLapses(t *testing.T) {
+	m := time.Minute
+	in := obIncident(func(in *Incident) { in.Status, in.ResolvedAt = Resolved, obPtr(obAt(140*m)) })
+	told := []Communication{obTold("executives", 0), obTold("executives", 20*m), obTold("executives", 50*m+20*time.Second),
+		obTold("executives", 75*m)}
+	escalation := cdDueReminder("executives", obAt(50*m), DeliverySent)
+	escalation.Key = "inc-1/executives/update/x/" + string(RemindEscalate) + "/0/slack/U1"
+	ds := []Delivery{cdDueReminder("executives", obAt(50*m), DeliverySent), escalation,
+		cdDueReminder("executives", obAt(50*m), DeliverySkipped), // not counted
+		cdDueReminder("executives", obAt(105*m), DeliveryFailed)} // tried: counted
+	var got []Lapse
+	for _, r := range Compliance(obligationPlan(), in, told, nil, ds, obAt(5*time.Hour)) {
+		if r.Audience.Key == "executives" {
+			got = r.Lapses
+		}
+	}
+	want := []Lapse{
+		{Due: obAt(50 * m), Told: obPtr(obAt(50*m + 20*time.Second)), Late: 20 * time.Second, Reminders: 2, Escalated: true},
+		{Due: obAt(105 * m), Late: 35 * m, Reminders: 1}, // nothing after 75 min until the resolution at 140
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("executives' lapses (-want +got):\n%s", diff)
+	}
+	// Kept on time: no lapse.
+	told = append(told, obTold("executives", 100*m), obTold("executives", 125*m))
+	told[2].CreatedAt = obAt(50 * m)
+	for _, r := range Compliance(obligationPlan(), in, told, nil, ds, obAt(5*time.Hour)) {
+		if r.Audience.Key == "executives" && (len(r.Lapses) != 0 || r.Verdict != VerdictMet) {
+			t.Errorf("every update on time: lapses %+v, verdict %s", r.Lapses, r.Verdict)
+		}
+	}
+}
+
 func TestGrace(t *testing.T) {
 	tests := []struct {
 		interval, want time.Duration

@@ -184,6 +184,13 @@ func (r Report) Markdown() string {
 			c.Late, c.Reminders, c.Holdings, c.Verdict)
 	}
 	b.WriteString("\n")
+	if lapses := r.Lapses(); len(lapses) > 0 {
+		b.WriteString("Updates not given on time:\n\n")
+		for _, l := range lapses {
+			fmt.Fprintf(&b, "- %s\n", mdText(l))
+		}
+		b.WriteString("\n")
+	}
 
 	b.WriteString("## Who was told what, and when\n\n")
 	if len(r.Communications) == 0 {
@@ -296,6 +303,58 @@ func (r Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// Lapses says, oldest first, each update of an every-N audience that was
+// not given on time, as a sentence: when it was due (to the second), how
+// late it came, and the reminders and escalation sent about it.
+func (r Report) Lapses() []string {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	at := func(t time.Time) string { return t.In(loc).Format("2 Jan 15:04:05 MST") }
+	// then is the second time of a sentence: its date only when the day
+	// changed.
+	then := func(t, first time.Time) string {
+		if y, m, d := t.In(loc).Date(); y == first.In(loc).Year() && m == first.In(loc).Month() && d == first.In(loc).Day() {
+			return t.In(loc).Format("15:04:05 MST")
+		}
+		return at(t)
+	}
+	type line struct {
+		due  time.Time
+		text string
+	}
+	var lines []line
+	for _, c := range r.Compliance {
+		for _, l := range c.Lapses {
+			text := fmt.Sprintf("%s: the update due %s came %s late, at %s", c.Audience.Name, at(l.Due), HumanDuration(l.Late),
+				then(l.Due.Add(l.Late), l.Due))
+			if l.Told == nil {
+				text = fmt.Sprintf("%s: the update due %s had not come %s later, at %s", c.Audience.Name, at(l.Due),
+					HumanDuration(l.Late), then(l.Due.Add(l.Late), l.Due))
+			}
+			switch {
+			case l.Reminders == 0:
+				text += "; nobody was reminded"
+			case l.Reminders == 1:
+				text += "; 1 reminder"
+			default:
+				text += fmt.Sprintf("; %d reminders", l.Reminders)
+			}
+			if l.Escalated {
+				text += ", escalated"
+			}
+			lines = append(lines, line{l.Due, text + "."})
+		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].due.Before(lines[j].due) })
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l.text
+	}
+	return out
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -225,7 +225,7 @@ func (s *Server) setRestored(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	at, perr := time.ParseInLocation(datetimeLocal, strings.TrimSpace(r.PostFormValue("restored_at")), s.loc)
+	at, perr := parseLocalTime(r.PostFormValue("restored_at"), s.loc)
 	var err error
 	if perr != nil {
 		err = &herald.ValidationError{Field: "restored_at", Problem: "enter a date and time, e.g. " + s.now().In(s.loc).Format(datetimeLocal)}

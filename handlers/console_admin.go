@@ -166,6 +166,18 @@ func (s *Server) maintenanceForm(w http.ResponseWriter, r *http.Request) error {
 
 const datetimeLocal = "2006-01-02T15:04"
 
+// parseLocalTime reads an <input type="datetime-local"> value in loc. The
+// HTML standard lets it carry seconds ("2026-11-25T14:30:15", as a browser
+// sends when the input's step is under a minute or its value had seconds),
+// so both forms are accepted; Go reads a fraction after the seconds too.
+func parseLocalTime(v string, loc *time.Location) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if t, err := time.ParseInLocation("2006-01-02T15:04:05", v, loc); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation(datetimeLocal, v, loc)
+}
+
 func (s *Server) renderMaintenance(w http.ResponseWriter, r *http.Request, status int, form components.MaintenanceForm, errs map[string]string) error {
 	comps, err := s.console.Components(r.Context())
 	if err != nil {
@@ -190,11 +202,11 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) err
 	form := components.MaintenanceForm{Name: r.PostFormValue("name"), Body: r.PostFormValue("body"),
 		From: r.PostFormValue("from"), Until: r.PostFormValue("until"), Components: map[string]bool{}}
 	errs := map[string]string{}
-	from, ferr := time.ParseInLocation(datetimeLocal, form.From, s.loc)
+	from, ferr := parseLocalTime(form.From, s.loc)
 	if ferr != nil {
 		errs["scheduled_for"] = "give a date and time, e.g. 2026-12-01T22:00"
 	}
-	until, uerr := time.ParseInLocation(datetimeLocal, form.Until, s.loc)
+	until, uerr := parseLocalTime(form.Until, s.loc)
 	if uerr != nil {
 		errs["scheduled_until"] = "give a date and time, e.g. 2026-12-02T00:00"
 	}

@@ -566,7 +566,7 @@ func (s *Server) recordRegulatorCall(w http.ResponseWriter, r *http.Request) err
 		CalledBy: r.PostFormValue("called_by"), Whom: r.PostFormValue("whom"), Reference: r.PostFormValue("reference"),
 		Notes: r.PostFormValue("notes")})
 	var err error
-	if at, perr := time.ParseInLocation(datetimeLocal, strings.TrimSpace(r.PostFormValue("at")), s.loc); perr == nil {
+	if at, perr := parseLocalTime(r.PostFormValue("at"), s.loc); perr == nil {
 		rep.At = at
 	} else if strings.TrimSpace(r.PostFormValue("at")) != "" {
 		err = &herald.ValidationError{Field: "at", Problem: "must be a date and time such as 2026-11-25T14:30"}

@@ -380,8 +380,11 @@ func TestConsoleComposerRegulators(t *testing.T) {
 			t.Errorf("initial step before the call: %q", got)
 		}
 		now := c.clock.Now().In(c.deps.Location)
+		// With seconds, as a datetime-local input may send them (the
+		// second before now: never on the minute exactly).
+		callAt := now.Add(-time.Second).Truncate(time.Second)
 		call := url.Values{"step": {"initial"}, "called_by": {"Ada Commander"}, "whom": {"Central Bank, duty officer J. Obi"},
-			"at": {now.Format("2006-01-02T15:04")}, "reference": {"CBN-2026-0042"}, "notes": {"Read the notice."}}
+			"at": {callAt.Format("2006-01-02T15:04:05")}, "reference": {"CBN-2026-0042"}, "notes": {"Read the notice."}}
 
 		// Refused: each problem next to its field, nothing stored.
 		for _, bad := range []struct{ field, value, want string }{
@@ -411,6 +414,9 @@ func TestConsoleComposerRegulators(t *testing.T) {
 		r = b.post(inc+"/regulator", call)
 		if r.Code != http.StatusSeeOther {
 			t.Fatalf("record the call: %d: %.500s", r.Code, r.Body)
+		}
+		if reps, err := c.store.RegulatorReports(context.Background(), []string{id}); err != nil || len(reps) != 1 || !reps[0].At.Equal(callAt) {
+			t.Errorf("the call is stored as %+v (%v), want made at %s, to the second", reps, err, callAt)
 		}
 		doc = b.page(inc)
 		if got := text(queryOne(t, doc, "[data-testid=regulator-steps] tr[data-step=initial] [data-testid=step-state]")); !strings.Contains(got, "in time") {
