@@ -96,18 +96,11 @@ func checkCompose(root string, names envNames, r *Report) int {
 	if len(replicas) < 2 {
 		r.fail("%s: want two Herald replicas or more, found %d", composeFile, len(replicas))
 	}
-	admins := 0
 	for _, name := range replicas {
 		s := p.Services[name]
 		if dep, ok := s.DependsOn[migrate]; migrate != "" && (!ok || dep.Condition != types.ServiceConditionCompletedSuccessfully) {
 			r.fail("%s: service %s must wait for %s to complete (depends_on: condition: service_completed_successfully)", composeFile, name, migrate)
 		}
-		if s.Environment["HERALD_ADMIN_EMAIL"] != nil {
-			admins++
-		}
-	}
-	if admins > 1 {
-		r.fail("%s: %d replicas create the first admin (HERALD_ADMIN_EMAIL); two starting at once would both try: give it to one", composeFile, admins)
 	}
 	checkBalancer(p, replicas, r)
 	return len(p.Services)
