@@ -15,10 +15,22 @@ type Broker struct {
 	mu      sync.Mutex
 	subs    map[chan int64]struct{}
 	version int64
+	closed  chan struct{} // closed by Close: every stream ends
+	close   sync.Once
 }
 
 // NewBroker returns an empty broker.
-func NewBroker() *Broker { return &Broker{subs: map[chan int64]struct{}{}} }
+func NewBroker() *Broker {
+	return &Broker{subs: map[chan int64]struct{}{}, closed: make(chan struct{})}
+}
+
+// Close ends every open stream, and any opened later at once. The server
+// calls it when it shuts down (http.Server.RegisterOnShutdown): a stream
+// lasts as long as the page is open, so without it Shutdown would wait out
+// its whole timeout for any open page and fail. The browser reconnects
+// after the stream's retry interval, to another replica behind the load
+// balancer.
+func (b *Broker) Close() { b.close.Do(func() { close(b.closed) }) }
 
 // Publish announces a new version to every subscriber.
 func (b *Broker) Publish(version int64) {
@@ -97,6 +109,8 @@ func (b *Broker) ServeEvents(name string) http.HandlerFunc {
 		for {
 			select {
 			case <-r.Context().Done():
+				return
+			case <-b.closed:
 				return
 			case v := <-ch:
 				id := strconv.FormatInt(v, 10)

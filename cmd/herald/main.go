@@ -214,6 +214,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 15 * time.Second, ReadTimeout: 15 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Open pages hold event streams until they close: end them when the
+	// server shuts down, or Shutdown waits out its timeout for every open
+	// page (a rolling update would take 15 s a pod and exit with an error).
+	srv.RegisterOnShutdown(public.Broker().Close)
 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -85,13 +85,37 @@ func TestServeAndShutDown(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "Credit Origination") {
 		t.Fatalf("components.json: %d %s", resp.StatusCode, body)
 	}
+	// An open page holds an event stream: the shutdown must end it rather
+	// than wait out its timeout and fail (every rolling update has some).
+	stream, err := http.Get(base + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	first, err := bufio.NewReader(stream.Body).ReadString('\n')
+	if err != nil || !strings.HasPrefix(first, "retry:") {
+		t.Fatalf("event stream began with %q, %v", first, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, stream.Body)
+		ended <- err
+	}()
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("serve ended with %v after the context was cancelled", err)
+			t.Fatalf("serve ended with %v after the context was cancelled (an open event stream held the shutdown?)", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop within 20 s of the context ending")
+	}
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("the event stream ended with %v, not a clean end", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event stream was still open after serve returned")
 	}
 }

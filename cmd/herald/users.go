@@ -37,6 +37,12 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg config.Config, log
 	}
 	u, err := st.CreateUser(ctx, herald.NewUser{Email: cfg.AdminEmail, Name: "Administrator", Role: herald.RoleAdmin,
 		Password: cfg.AdminPassword.Reveal()}, hash, "bootstrap")
+	if errors.Is(err, store.ErrUserExists) {
+		// Replicas started together all saw no users; one created the
+		// admin first. Nothing is left to do here.
+		log.Info("another replica created the first admin", "email", cfg.AdminEmail)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("bootstrap admin (HERALD_ADMIN_EMAIL): %w", err)
 	}
