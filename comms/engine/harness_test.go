@@ -114,7 +114,7 @@ type env struct {
 	twilio  *twiliotest.Server
 	chans   map[herald.Channel]comms.Channel
 	boss    herald.User
-	bossDM  string // the commander's Slack user id
+	bossDM  string      // the commander's Slack user id
 	metrics *metricsLog // what the test's engines report
 }
 
