@@ -89,6 +89,29 @@ func (s Scrape) Sum(name string, labels ...string) (float64, bool) {
 	return m.Histogram.GetSampleSum(), true
 }
 
+// Values maps each series of a family to its value (as Value reads it),
+// keyed by the values of the labels named, joined with "/": Values(name,
+// "channel", "result") gives {"slack/sent": 2, ...}.
+func (s Scrape) Values(name string, labels ...string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range s[name].GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		key := make([]string, len(labels))
+		for i, l := range labels {
+			key[i] = got[l]
+		}
+		var pairs []string
+		for _, l := range m.GetLabel() {
+			pairs = append(pairs, l.GetName(), l.GetValue())
+		}
+		out[strings.Join(key, "/")], _ = s.Value(name, pairs...)
+	}
+	return out
+}
+
 // Labels lists, sorted, the label sets ("k=v,k=v") of a family's series,
 // for messages when a lookup fails.
 func (s Scrape) Labels(name string) []string {
