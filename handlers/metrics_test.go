@@ -160,7 +160,7 @@ func TestMetricsAccess(t *testing.T) {
 		} {
 			r := get(e, tc.remote, tc.headers...)
 			if r.Code != http.StatusForbidden || exposition(r) || !strings.Contains(string(r.Body), "set HERALD_METRICS_TOKEN") {
-				t.Errorf("from %s with %q: %d %q, want 403 saying how to enable it", tc.remote, tc.headers, r.Code, r.Body)
+				t.Errorf("from %s with %q: %d %.200q, want 403 saying how to enable it", tc.remote, tc.headers, r.Code, r.Body)
 			}
 		}
 	})
@@ -174,7 +174,7 @@ func TestMetricsAccess(t *testing.T) {
 			for _, remote := range []string{"192.0.2.7:40000", "127.0.0.1:40000"} { // the token is asked of loopback too
 				r := get(e, remote, h...)
 				if r.Code != http.StatusUnauthorized || exposition(r) || r.Header.Get("WWW-Authenticate") == "" {
-					t.Errorf("from %s with %q: %d %q, want 401 with WWW-Authenticate", remote, h, r.Code, r.Body)
+					t.Errorf("from %s with %q: %d %.200q, want 401 with WWW-Authenticate", remote, h, r.Code, r.Body)
 				}
 				if strings.Contains(string(r.Body), token) {
 					t.Errorf("the answer shows the token: %q", r.Body)
