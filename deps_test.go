@@ -37,12 +37,19 @@ var allowed = map[string][]string{
 	"scripts/internal/benchkit": {},
 	"e2e":                       {},
 	"auth":                      {},
+	// The Prometheus side reads the store's queue depth and clock state.
+	"metrics":             {".", "store"},
+	"metrics/metricstest": {},
 	// The webhook adapter writes Statuspage's objects as the API does.
 	"comms/webhook": {".", "comms", "statusapi"},
 }
 
 // vendorSDKs may appear only in their adapter package under comms/.
 var vendorSDKs = []string{"github.com/slack-go/", "github.com/twilio/", "github.com/PagerDuty/", "github.com/wneessen/go-mail"}
+
+// monitoring is the Prometheus client: only metrics/ imports it. Handlers
+// and the engine report through interfaces they declare.
+const monitoring = "github.com/prometheus/"
 
 func TestImportsPointOneWay(t *testing.T) {
 	imports := map[string]map[string]bool{} // package dir -> imports
@@ -93,6 +100,9 @@ func TestImportsPointOneWay(t *testing.T) {
 			}
 		}
 		for imp := range imps {
+			if strings.HasPrefix(imp, monitoring) && dir != "metrics" && !strings.HasPrefix(dir, "metrics/") {
+				t.Errorf("%s imports %s; only metrics/ may", dir, imp)
+			}
 			for _, sdk := range vendorSDKs {
 				if strings.HasPrefix(imp, sdk) && !strings.HasPrefix(dir, "comms/") {
 					t.Errorf("%s imports the vendor SDK %s; only its comms/ adapter may", dir, imp)
@@ -144,6 +154,32 @@ func TestDomainHasNoIO(t *testing.T) {
 				if p == bad {
 					t.Errorf("%s imports %s: the domain performs no I/O", e.Name(), p)
 				}
+			}
+		}
+	}
+}
+
+// TestMetricsOwnTheirRegistry: the Prometheus client's global registry is
+// package-level state; Herald's registry belongs to the server that makes
+// it, so two servers in one process (tests) never share series.
+func TestMetricsOwnTheirRegistry(t *testing.T) {
+	global := []string{"prometheus.DefaultRegisterer", "prometheus.DefaultGatherer", "prometheus.MustRegister(",
+		"prometheus.Register(", "promhttp.Handler()", "promauto."}
+	files, err := filepath.Glob("metrics/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no metrics/*.go (%v); is the test running at the module root?", err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range global {
+			if strings.Contains(string(b), g) {
+				t.Errorf("%s uses %s: the global registry; register with the server's own", f, g)
 			}
 		}
 	}

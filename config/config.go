@@ -52,6 +52,9 @@ type Config struct {
 	AdminPassword Secret        // HERALD_ADMIN_PASSWORD or HERALD_ADMIN_PASSWORD_FILE
 	CookieSecure  bool          // HERALD_COOKIE_SECURE: default true unless serving on loopback
 	DebugAddr     string        // HERALD_DEBUG_ADDR: Go's profiler (net/http/pprof) on this loopback address; off when empty
+	// MetricsToken, when set, is the bearer token /metrics asks for;
+	// unset, /metrics answers only loopback peers.
+	MetricsToken Secret // HERALD_METRICS_TOKEN or HERALD_METRICS_TOKEN_FILE
 
 	// The cadence engine and its channels. A channel left unset is off:
 	// its deliveries fail with that reason, shown in the console.
@@ -182,6 +185,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.AdminToken = tok
 	if tok != "" && len(tok) < 16 {
 		problems = append(problems, "HERALD_ADMIN_TOKEN: must be at least 16 characters")
+	}
+	mtok, err := secret(getenv, "HERALD_METRICS_TOKEN")
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	c.MetricsToken = mtok
+	if mtok != "" && len(mtok) < 16 {
+		problems = append(problems, "HERALD_METRICS_TOKEN: must be at least 16 characters")
 	}
 	c.Engine = true
 	if v := getenv("HERALD_ENGINE"); v != "" {

@@ -51,6 +51,7 @@ func TestFromEnv(t *testing.T) {
 		"HERALD_CONFIG":                    "/etc/herald/plan.yaml",
 		"HERALD_AUTO_MIGRATE":              "false",
 		"HERALD_ADMIN_TOKEN":               "0123456789abcdef0123",
+		"HERALD_METRICS_TOKEN":             "metrics-token-0123456789",
 		"HERALD_LOG_FORMAT":                "json",
 		"HERALD_LOG_LEVEL":                 "debug",
 		"HERALD_POLL_INTERVAL":             "500ms",
@@ -92,6 +93,7 @@ func TestFromEnv(t *testing.T) {
 		ConfigFile:          "/etc/herald/plan.yaml",
 		AutoMigrate:         false,
 		AdminToken:          "0123456789abcdef0123",
+		MetricsToken:        "metrics-token-0123456789",
 		LogFormat:           "json",
 		LogLevel:            slog.LevelDebug,
 		PollInterval:        500 * time.Millisecond,
@@ -169,6 +171,8 @@ func TestFromEnvRefuses(t *testing.T) {
 		{"negative poll interval", map[string]string{"HERALD_POLL_INTERVAL": "-1s"}, []string{"HERALD_POLL_INTERVAL"}, ""},
 		{"short token", map[string]string{"HERALD_ADMIN_TOKEN": "hunter2"}, []string{"HERALD_ADMIN_TOKEN", "16 characters"}, "hunter2"},
 		{"missing token file", map[string]string{"HERALD_ADMIN_TOKEN_FILE": filepath.Join(dir, "nope")}, []string{"HERALD_ADMIN_TOKEN_FILE", "nope"}, ""},
+		{"short metrics token", map[string]string{"HERALD_METRICS_TOKEN": "scrape-me"}, []string{"HERALD_METRICS_TOKEN", "16 characters"}, "scrape-me"},
+		{"missing metrics token file", map[string]string{"HERALD_METRICS_TOKEN_FILE": filepath.Join(dir, "nope")}, []string{"HERALD_METRICS_TOKEN_FILE", "nope"}, ""},
 		{"unknown database", map[string]string{"HERALD_DATABASE_URL": "mysql://root:hunter2@db/herald"}, []string{"HERALD_DATABASE_URL", "root:[redacted]@db"}, "hunter2"},
 		{"database without scheme", map[string]string{"HERALD_DATABASE_URL": "herald"}, []string{"HERALD_DATABASE_URL", `"herald"`}, ""},
 		{"admin email without password", map[string]string{"HERALD_ADMIN_EMAIL": "ops@kredete.com"},
@@ -277,6 +281,15 @@ func TestSecretFile(t *testing.T) {
 			t.Errorf("password from file = %q; want it trimmed", got)
 		}
 	})
+	t.Run("metrics token", func(t *testing.T) {
+		c, err := config.FromEnv(env(map[string]string{"HERALD_METRICS_TOKEN_FILE": path}))
+		if err != nil {
+			t.Fatalf("FromEnv: %v", err)
+		}
+		if got := c.MetricsToken.Reveal(); got != "s3cret-token-from-a-file" {
+			t.Errorf("metrics token from file = %q; want it trimmed", got)
+		}
+	})
 	t.Run("too short", func(t *testing.T) {
 		if err := os.WriteFile(path, []byte("short\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -291,7 +304,7 @@ func TestSecretFile(t *testing.T) {
 func TestSecretNeverPrints(t *testing.T) {
 	const value = "correct-horse-battery-staple"
 	s := config.Secret(value)
-	c := config.Config{Addr: ":8080", AdminToken: s, AdminPassword: s, DatabaseURL: "postgres://herald:dbpass@db/herald"}
+	c := config.Config{Addr: ":8080", AdminToken: s, AdminPassword: s, MetricsToken: s, DatabaseURL: "postgres://herald:dbpass@db/herald"}
 
 	var text, jsonOut bytes.Buffer
 	slog.New(slog.NewTextHandler(&text, nil)).Info("start", "token", s, "config", c)

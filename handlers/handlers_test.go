@@ -22,6 +22,7 @@ import (
 	"github.com/kredete/herald/components"
 	"github.com/kredete/herald/config"
 	"github.com/kredete/herald/handlers"
+	"github.com/kredete/herald/metrics"
 	"github.com/kredete/herald/store"
 	"github.com/kredete/herald/store/storetest"
 	"github.com/kredete/herald/web"
@@ -93,6 +94,10 @@ type envOptions struct {
 	ready        func() error
 	urlChecker   handlers.URLChecker // the SSRF check of webhook URLs; nil: none
 	slack        handlers.SlackApp   // Herald's Slack app; nil: /slack/* off
+	// metrics wires /metrics and the request counts as cmd/herald does,
+	// behind metricsToken when set.
+	metrics      bool
+	metricsToken string
 }
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -149,6 +154,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	if o.slack != nil {
 		deps.Slack, deps.SlackStore = o.slack, st
+	}
+	if o.metrics {
+		m := metrics.New(metrics.Options{Store: st, Plan: plan, SSEClients: public.Broker().Clients, Log: log})
+		deps.Metrics, deps.MetricsToken, deps.Requests = m.Handler(), o.metricsToken, m
 	}
 	h := handlers.New(deps)
 	comps, err := st.Components(ctx)

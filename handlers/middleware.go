@@ -109,10 +109,11 @@ func (s *statusRecorder) Flush() {
 // Unwrap gives http.ResponseController the real writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// observe gives each request an id, recovers panics, and logs the request:
-// failures and writes at info, successful reads at debug (the public page
-// is read far too often to log every hit by default).
-func observe(log *slog.Logger, ids *requestIDs) func(http.Handler) http.Handler {
+// observe gives each request an id, recovers panics, logs the request
+// (failures and writes at info, successful reads at debug: the public page
+// is read far too often to log every hit by default) and counts it in
+// metrics when set.
+func observe(log *slog.Logger, ids *requestIDs, metrics RequestMetrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -137,10 +138,14 @@ func observe(log *slog.Logger, ids *requestIDs) func(http.Handler) http.Handler 
 				if rec.status >= 400 || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 					level = slog.LevelInfo
 				}
+				took := time.Since(start)
 				if log.Enabled(r.Context(), level) {
 					log.LogAttrs(r.Context(), level, "request", slog.String("request_id", id), slog.String("method", r.Method),
 						slog.String("path", r.URL.Path), slog.Int("status", rec.status), slog.Int("bytes", rec.bytes),
-						slog.Duration("duration", time.Since(start)))
+						slog.Duration("duration", took))
+				}
+				if metrics != nil {
+					recordRequest(metrics, r, rec, took)
 				}
 			}()
 			next.ServeHTTP(rec, r)

@@ -102,29 +102,44 @@ func (p *Public) Snapshot() *Snapshot { return p.snap.Load() }
 type hotPath struct {
 	public *Public
 	next   http.Handler
+	// obs counts the requests answered here, under the same route
+	// patterns as the router's; nil: not counted.
+	obs *hotObservers
 }
 
-// hotKeys maps a path to its snapshot entry.
-var hotKeys = map[string]string{
-	"/": "/", "/history.atom": "/history.atom", "/history.rss": "/history.rss",
-	"/api/v2/summary.json": "/api/v2/summary.json", "/api/v2/status.json": "/api/v2/status.json",
-	"/api/v2/components.json": "/api/v2/components.json", "/api/v2/incidents.json": "/api/v2/incidents.json",
-	"/api/v2/incidents/unresolved.json":            "/api/v2/incidents/unresolved.json",
-	"/api/v2/scheduled-maintenances.json":          "/api/v2/scheduled-maintenances.json",
-	"/api/v2/scheduled-maintenances/upcoming.json": "/api/v2/scheduled-maintenances/upcoming.json",
-	"/api/v2/scheduled-maintenances/active.json":   "/api/v2/scheduled-maintenances/active.json",
-}
+// hotRoutes are the documents the hot path answers; each is its route
+// pattern and its snapshot entry's key.
+var hotRoutes = [...]string{"/", "/history.atom", "/history.rss",
+	"/api/v2/summary.json", "/api/v2/status.json", "/api/v2/components.json", "/api/v2/incidents.json",
+	"/api/v2/incidents/unresolved.json", "/api/v2/scheduled-maintenances.json",
+	"/api/v2/scheduled-maintenances/upcoming.json", "/api/v2/scheduled-maintenances/active.json"}
+
+// hotKeys maps a path to its index in hotRoutes.
+var hotKeys = func() map[string]int {
+	m := make(map[string]int, len(hotRoutes))
+	for i, p := range hotRoutes {
+		m[p] = i
+	}
+	return m
+}()
 
 func (h *hotPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if key, ok := hotKeys[r.URL.Path]; ok {
-			if key == "/" && r.Header.Get("HX-Request") == "true" {
+		if i, ok := hotKeys[r.URL.Path]; ok {
+			key := hotRoutes[i]
+			if i == 0 && r.Header.Get("HX-Request") == "true" {
 				key = "/#fragment"
 			}
 			if s := h.public.snap.Load(); s != nil {
 				if e, ok := s.Entry(key); ok {
 					h.public.served.Add(1)
-					serveEntry(w, r, e)
+					if h.obs == nil {
+						serveEntry(w, r, e)
+						return
+					}
+					start := time.Now()
+					status := serveEntry(w, r, e)
+					h.obs.record(i, r.Method == http.MethodHead, status, time.Since(start))
 					return
 				}
 			}
@@ -133,9 +148,10 @@ func (h *hotPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
-// serve writes a prebuilt entry, honouring If-None-Match and gzip, with the
-// security headers its kind of document needs.
-func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) {
+// serveEntry writes a prebuilt entry, honouring If-None-Match and gzip,
+// with the security headers its kind of document needs, and returns the
+// status it answered.
+func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) int {
 	h := w.Header()
 	for _, kv := range e.security {
 		h[kv.name] = kv.value
@@ -152,7 +168,7 @@ func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) {
 	h["Etag"] = etag
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 && e.Status == http.StatusOK && etagMatch(inm, etag[0]) {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return http.StatusNotModified
 	}
 	body, length := e.Body, e.Length
 	if gz {
@@ -166,6 +182,7 @@ func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry) {
 	if r.Method != http.MethodHead {
 		w.Write(body) //nolint:errcheck // the client went away
 	}
+	return e.Status
 }
 
 var (

@@ -73,6 +73,14 @@ type Deps struct {
 	Slack SlackApp
 	// SlackStore links Slack members to users.
 	SlackStore SlackStore
+	// Metrics serves /metrics (the Prometheus exposition); nil: no route.
+	Metrics http.Handler
+	// MetricsToken (HERALD_METRICS_TOKEN), when set, is the bearer token
+	// /metrics asks for; unset, /metrics answers loopback peers only.
+	MetricsToken string
+	// Requests counts every request by route, method and status class,
+	// the hot path's included; nil: not counted.
+	Requests RequestMetrics
 }
 
 // Server holds the handlers' dependencies.
@@ -92,6 +100,8 @@ type Server struct {
 	smsSignupsPerHour int
 	slack             SlackApp
 	slackStore        SlackStore
+	metricsHandler    http.Handler
+	metricsToken      string
 	log               *slog.Logger
 	plan              herald.Plan
 	templates         []herald.Template
@@ -116,7 +126,7 @@ func newServer(d Deps) *Server {
 		automationSecrets: d.AutomationSecrets, automation: d.Automation,
 		subscriptions: d.Subscriptions, mailer: d.Mailer, publicURL: d.PublicURL,
 		texter: d.Texter, urlChecker: d.URLChecker, twilioInbound: d.TwilioInbound, smsSignupsPerHour: d.SMSSignupsPerHour,
-		slack: d.Slack, slackStore: d.SlackStore}
+		slack: d.Slack, slackStore: d.SlackStore, metricsHandler: d.Metrics, metricsToken: d.MetricsToken}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -136,7 +146,7 @@ func ConsoleRouteTable(d Deps) []ConsoleRoute { return newServer(d).ConsoleRoute
 func New(d Deps) http.Handler {
 	s := newServer(d)
 	r := chi.NewRouter()
-	r.Use(observe(d.Log, newRequestIDs()), securityHeaders, middleware.GetHead)
+	r.Use(observe(d.Log, newRequestIDs(), d.Requests), securityHeaders, middleware.GetHead)
 	// Cross-site form posts are refused; same-origin and non-browser
 	// clients (curl, Statuspage clients) pass.
 	csrf := http.NewCrossOriginProtection()
@@ -165,6 +175,9 @@ func New(d Deps) http.Handler {
 	r.Get("/events", s.public.Broker().ServeEvents("changed"))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }) //nolint:errcheck
 	r.Get("/readyz", s.readyz)
+	if d.Metrics != nil {
+		r.Get("/metrics", s.metrics)
+	}
 	// Vendor webhooks: signed by the vendor, verified before anything is read.
 	r.Post("/webhooks/twilio/status", s.jsonErrors(s.twilioStatus))
 	r.Post("/webhooks/twilio/inbound", s.jsonErrors(s.twilioInboundText))
@@ -228,7 +241,11 @@ func New(d Deps) http.Handler {
 		}
 		http.Error(w, "the status page is read only", http.StatusMethodNotAllowed)
 	})
-	return &hotPath{public: s.public, next: r}
+	h := &hotPath{public: s.public, next: r}
+	if d.Requests != nil {
+		h.obs = &hotObservers{m: d.Requests}
+	}
+	return h
 }
 
 // inPublicAPI tells whether path is under /api/v2, whose errors are JSON.

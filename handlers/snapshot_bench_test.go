@@ -15,6 +15,7 @@ import (
 	"github.com/kredete/herald/components"
 	"github.com/kredete/herald/config"
 	"github.com/kredete/herald/handlers"
+	"github.com/kredete/herald/metrics"
 	"github.com/kredete/herald/store"
 	"github.com/kredete/herald/store/storetest"
 	"github.com/kredete/herald/web"
@@ -26,7 +27,9 @@ var benchNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 type benchStack struct {
 	builder *handlers.SnapshotBuilder
 	public  *handlers.Public
-	handler http.Handler
+	handler http.Handler // with the request metrics, as cmd/herald wires it
+	// unmetered is the same stack without them, to show what counting costs.
+	unmetered http.Handler
 }
 
 // benchData fills a fresh store the way `herald demo-data` does, through
@@ -125,8 +128,11 @@ func benchData(b *testing.B, dialect string) benchStack {
 	if err := public.Refresh(ctx); err != nil {
 		b.Fatal(err)
 	}
-	h := handlers.New(handlers.Deps{Log: log, Plan: plan, Location: loc, Public: public, Admin: st, Static: assets})
-	return benchStack{builder: builder, public: public, handler: h}
+	deps := handlers.Deps{Log: log, Plan: plan, Location: loc, Public: public, Admin: st, Static: assets}
+	unmetered := handlers.New(deps)
+	m := metrics.New(metrics.Options{Store: st, Plan: plan, SSEClients: public.Broker().Clients, Log: log})
+	deps.Metrics, deps.Requests = m.Handler(), m
+	return benchStack{builder: builder, public: public, handler: handlers.New(deps), unmetered: unmetered}
 }
 
 // BenchmarkSnapshotBuild measures one rebuild of everything the public side
@@ -175,18 +181,22 @@ func (d *discardWriter) Write(p []byte) (int, error) {
 }
 
 // BenchmarkServeSummary measures the whole handler stack (middleware,
-// router, snapshot lookup) serving /api/v2/summary.json, as during an
-// outage when every client polls it.
+// router, snapshot lookup, the request metrics) serving
+// /api/v2/summary.json, as during an outage when every client polls it;
+// "identity-unmetered" is the same without the request metrics.
 func BenchmarkServeSummary(b *testing.B) {
 	s := benchData(b, store.SQLite)
-	for _, c := range []struct{ name, encoding string }{{"identity", ""}, {"gzip", "gzip, deflate, br"}} {
+	for _, c := range []struct {
+		name, encoding string
+		h              http.Handler
+	}{{"identity", "", s.handler}, {"gzip", "gzip, deflate, br", s.handler}, {"identity-unmetered", "", s.unmetered}} {
 		b.Run(c.name, func(b *testing.B) {
 			r := httptest.NewRequest(http.MethodGet, "/api/v2/summary.json", nil)
 			if c.encoding != "" {
 				r.Header.Set("Accept-Encoding", c.encoding)
 			}
 			w := &discardWriter{h: http.Header{}}
-			s.handler.ServeHTTP(w, r)
+			c.h.ServeHTTP(w, r)
 			if w.code != http.StatusOK || w.bytes == 0 || (c.encoding != "") != (w.h.Get("Content-Encoding") == "gzip") {
 				b.Fatalf("GET summary.json: %d, %d bytes, Content-Encoding %q", w.code, w.bytes, w.h.Get("Content-Encoding"))
 			}
@@ -196,7 +206,7 @@ func BenchmarkServeSummary(b *testing.B) {
 			for b.Loop() {
 				clear(w.h)
 				w.code, w.bytes = 0, 0
-				s.handler.ServeHTTP(w, r)
+				c.h.ServeHTTP(w, r)
 			}
 			if w.code != http.StatusOK {
 				b.Fatalf("status %d", w.code)

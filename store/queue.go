@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -245,4 +246,56 @@ func (s *Store) enqueueIn(ctx context.Context, tx *sql.Tx, ids []string, queue s
 
 func quietLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
+}
+
+// QueueJobs is how many of one queue's jobs are in one state.
+type QueueJobs struct {
+	Queue string // "deliveries" (the plan's messages, PagerDuty's events) or "subscribers"
+	State string // River's: available, scheduled, running or retryable
+	Jobs  int
+}
+
+// queueStates are the states of the unfinished jobs QueueDepth counts, in
+// the order it lists them.
+var queueStates = []string{"available", "scheduled", "running", "retryable"}
+
+// queueDepth counts River's unfinished jobs over River's own fetch index
+// (state, queue, ...). Finished jobs (completed, cancelled, discarded)
+// are not read.
+const queueDepth = `SELECT queue, state, COUNT(*) FROM river_job
+	WHERE state IN ('available', 'scheduled', 'running', 'retryable') GROUP BY queue, state`
+
+// QueueDepth counts the unfinished jobs of each queue by state, for the
+// metrics: Herald's two queues in every state (zeros included, so a series
+// never vanishes), then any other queue found, sorted.
+func (s *Store) QueueDepth(ctx context.Context) ([]QueueJobs, error) {
+	rows, err := s.db.QueryContext(ctx, queueDepth)
+	if err != nil {
+		return nil, fmt.Errorf("store: queue depth: %w", err)
+	}
+	defer rows.Close()
+	counts := map[[2]string]int{}
+	queues := []string{deliveryQueue, subscriberQueue}
+	for rows.Next() {
+		var queue, state string
+		var n int
+		if err := rows.Scan(&queue, &state, &n); err != nil {
+			return nil, fmt.Errorf("store: scan queue depth: %w", err)
+		}
+		counts[[2]string{queue, state}] = n
+		if !slices.Contains(queues, queue) {
+			queues = append(queues, queue)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: queue depth: %w", err)
+	}
+	slices.Sort(queues[2:])
+	out := make([]QueueJobs, 0, len(queues)*len(queueStates))
+	for _, q := range queues {
+		for _, st := range queueStates {
+			out = append(out, QueueJobs{Queue: q, State: st, Jobs: counts[[2]string{q, st}]})
+		}
+	}
+	return out, nil
 }

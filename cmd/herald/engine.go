@@ -112,7 +112,7 @@ func (r *runningEngine) stop(ctx context.Context, cancel context.CancelFunc) {
 }
 
 func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *store.Store, loc *time.Location, log *slog.Logger,
-	pageServed func() uint64) (*runningEngine, error) {
+	pageServed func() uint64, m engine.Metrics) (*runningEngine, error) {
 	chans, err := channels(cfg)
 	if err != nil {
 		return nil, err
@@ -131,7 +131,7 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 		Webhooks: webhook.Renderer{Page: plan.Page, Location: loc,
 			Documentation: strings.TrimRight(publicBase(cfg, plan), "/") + "/subscribe?via=webhook"},
 		WebhookDisableAfter: cfg.WebhookDisableAfter,
-		Busy:                pressure.Busy, BusyRate: cfg.SubscriberBusyRate})
+		Busy:                pressure.Busy, BusyRate: cfg.SubscriberBusyRate, Metrics: m})
 	poll := time.Second
 	if st.Dialect() == store.SQLite {
 		poll = 200 * time.Millisecond // no LISTEN/NOTIFY: look for new work often

@@ -192,7 +192,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	slackApp := slackCommands(cfg, log)
-	h := handlers.New(handlers.Deps{Slack: slackApp, SlackStore: st, Subscriptions: st, Mailer: mailer, PublicURL: cfg.PublicURL, SMSSignupsPerHour: cfg.SMSSignupsPerHour,
+	reg := newMetrics(st, plan, public, log)
+	h := handlers.New(handlers.Deps{Metrics: reg.Handler(), MetricsToken: cfg.MetricsToken.Reveal(), Requests: reg,
+		Slack: slackApp, SlackStore: st, Subscriptions: st, Mailer: mailer, PublicURL: cfg.PublicURL, SMSSignupsPerHour: cfg.SMSSignupsPerHour,
 		Texter: texter, URLChecker: newURLChecker(log, cfg.WebhookAllow), TwilioInbound: inbound, TwilioCallback: twilio, DeliveryStatus: st, PagerDutyWebhook: pagerDutyWebhook(cfg),
 		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
@@ -239,7 +241,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	var eng *runningEngine
 	if cfg.Engine {
-		if eng, err = startEngine(bg, cfg, plan, st, loc, log, public.Served); err != nil {
+		if eng, err = startEngine(bg, cfg, plan, st, loc, log, public.Served, reg); err != nil {
 			return err
 		}
 		defer func() {

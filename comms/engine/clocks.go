@@ -201,7 +201,8 @@ func (e *Engine) clockInputs(ctx context.Context) ([]herald.Incident, []herald.C
 
 // fire carries out one step, once. in may be the light incident of
 // ClockState: what the text needs beyond its name is loaded here. late_ms
-// in the logs is how long after the step's time it was queued (committed).
+// in the logs, and the lateness counted in Metrics, is how long after the
+// step's time it was queued (committed), by the replica that claimed it.
 func (e *Engine) fire(ctx context.Context, in herald.Incident, a herald.Audience, r herald.Reminder) error {
 	if r.Kind == herald.RemindHolding {
 		full, err := e.o.Store.Incident(ctx, in.ID)
@@ -211,7 +212,9 @@ func (e *Engine) fire(ctx context.Context, in herald.Incident, a herald.Audience
 		body := e.holdingText(ctx, full, a, r)
 		done, err := e.o.Store.RecordHolding(ctx, r.Key(), in.ID, a.Key, body)
 		if done {
-			e.log.Info("holding update sent", "incident_id", in.ID, "audience", a.Key, "late_ms", e.now().Sub(r.At).Milliseconds())
+			late := r.Late(e.now())
+			e.o.Metrics.Fired(r.Kind, late)
+			e.log.Info("holding update sent", "incident_id", in.ID, "audience", a.Key, "late_ms", late.Milliseconds())
 		}
 		return err
 	}
@@ -226,8 +229,10 @@ func (e *Engine) fire(ctx context.Context, in herald.Incident, a herald.Audience
 	}
 	done, err := e.o.Store.QueueOnce(ctx, r.Key(), in.ID, ds)
 	if done {
+		late := r.Late(e.now())
+		e.o.Metrics.Fired(r.Kind, late)
 		e.log.Info("reminder queued", "incident_id", in.ID, "audience", a.Key, "kind", r.Kind, "recipients", len(ds),
-			"late_ms", e.now().Sub(r.At).Milliseconds())
+			"late_ms", late.Milliseconds())
 	}
 	return err
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/comms/engine"
 )
@@ -189,6 +191,40 @@ func TestClocks(t *testing.T) {
 			if !strings.Contains(m.Subject, "Holding update: Payments failing") {
 				t.Errorf("email subject %q", m.Subject)
 			}
+		}
+	})
+}
+
+// A clock step reports how late it was carried out, once, by the engine
+// that claimed it: measured from the step's time on the injected clock.
+func TestClockLatenessReported(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, envOptions{clock: t0})
+		e1, e2 := e.engine(e.st, nil), e.engine(e.openStore(), nil)
+		e.declare("Payments failing")
+		tick := func(at time.Time) {
+			t.Helper()
+			e.clock.Set(at)
+			for _, eng := range []*engine.Engine{e1, e2, e1} {
+				if _, err := eng.Tick(e.ctx); err != nil {
+					t.Fatalf("Tick at %s: %v", at.Format("15:04:05"), err)
+				}
+			}
+		}
+		// The public page's reminder is due at 09:10 (5m before its 09:15
+		// update); the engines wake 42 s late.
+		tick(t0.Add(10*time.Minute + 42*time.Second))
+		// Its due-now reminder at 09:15, two minutes late.
+		tick(t0.Add(17 * time.Minute))
+		// At 09:30 the executives' holding update is due, and the public
+		// page's overdue reminder (every 5 minutes past its due).
+		tick(t0.Add(30*time.Minute + 5*time.Second))
+		// Each once, though three ticks (two replicas) saw each.
+		want := []firedStep{{herald.RemindBefore, 42 * time.Second}, {herald.RemindDue, 2 * time.Minute},
+			{herald.RemindHolding, 5 * time.Second}, {herald.RemindOverdue, 5 * time.Second}}
+		if diff := cmp.Diff(want, e.metrics.Steps()); diff != "" {
+			t.Errorf("steps reported (-want +got):\n%s", diff)
 		}
 	})
 }

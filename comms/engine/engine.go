@@ -68,7 +68,26 @@ type Options struct {
 	// WebhookDisableAfter is how many notifications in a row, each given
 	// up, disable a webhook subscription; herald.WebhookDisableAfter when 0.
 	WebhookDisableAfter int
+	// Metrics counts settled attempts and late clock steps; nil: not
+	// counted.
+	Metrics Metrics
 }
+
+// Metrics is what the engine reports for monitoring (/metrics).
+type Metrics interface {
+	// Settled counts one delivery attempt recorded with its result:
+	// sent, retrying, failed (given up) or skipped.
+	Settled(channel herald.Channel, result herald.DeliveryState)
+	// Fired records how long after its time a clock step (a reminder, an
+	// escalation, a holding update) was carried out by this process.
+	Fired(kind herald.ReminderKind, late time.Duration)
+}
+
+// noMetrics counts nothing.
+type noMetrics struct{}
+
+func (noMetrics) Settled(herald.Channel, herald.DeliveryState) {}
+func (noMetrics) Fired(herald.ReminderKind, time.Duration)     {}
 
 // Engine sends deliveries and keeps the clocks.
 type Engine struct {
@@ -100,7 +119,19 @@ func New(o Options) *Engine {
 	if e.o.MaxAttempts == 0 {
 		e.o.MaxAttempts = 8
 	}
+	if e.o.Metrics == nil {
+		e.o.Metrics = noMetrics{}
+	}
 	return e
+}
+
+// finish records an attempt's result, and counts it once recorded.
+func (e *Engine) finish(ctx context.Context, d herald.Delivery, state herald.DeliveryState, providerID, problem string) error {
+	if err := e.o.Store.FinishAttempt(ctx, d.ID, state, providerID, problem); err != nil {
+		return err
+	}
+	e.o.Metrics.Settled(d.Channel, state)
+	return nil
 }
 
 // orderWait is how long a delivery waits for an earlier one to the same
@@ -179,7 +210,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	if skip != "" {
 		log.Info("delivery skipped", "reason", skip)
-		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySkipped, "", skip)
+		return e.finish(ctx, d, herald.DeliverySkipped, "", skip)
 	}
 	ch, ok := e.o.Channels[d.Channel]
 	if !ok || ch == nil {
@@ -233,20 +264,20 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		} else {
 			log.Info("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
 		}
-		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
+		return e.finish(ctx, d, herald.DeliverySent, rec.ProviderID, "")
 	}
 	if errors.Is(err, comms.ErrNoRecipient) && (d.Kind == herald.KindReminder || d.Kind == herald.KindFailure) {
 		// A reminder to someone without an account here also went by the
 		// audience's other channels: not a failure worth a report.
 		log.Info("delivery skipped", "reason", err.Error())
-		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySkipped, "", err.Error())
+		return e.finish(ctx, d, herald.DeliverySkipped, "", err.Error())
 	}
 	retry, after := comms.Retryable(err)
 	if !retry || attempt >= e.o.MaxAttempts {
 		return e.giveUp(ctx, log, d, err)
 	}
 	log.Warn("delivery failed; will retry", "attempt", attempt, "error", err.Error())
-	if ferr := e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryRetrying, "", err.Error()); ferr != nil {
+	if ferr := e.finish(ctx, d, herald.DeliveryRetrying, "", err.Error()); ferr != nil {
 		return ferr
 	}
 	if after > 0 {
@@ -318,7 +349,7 @@ func (e *Engine) reconcile(ctx context.Context, log *slog.Logger, ch comms.Chann
 	}
 	log.Info("delivered by an interrupted attempt; recorded, not sent again", "provider_id", rec.ProviderID,
 		"attempt", d.Attempts+1)
-	return true, e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
+	return true, e.finish(ctx, d, herald.DeliverySent, rec.ProviderID, "")
 }
 
 // message gathers what the channel needs; skip says why the delivery is no
@@ -423,7 +454,7 @@ func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery
 		// Never a report about a report; and one subscriber's bounced
 		// address is the delivery log's to show, not the commander's to
 		// hear about (a fan-out can fail thousands of times).
-		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryFailed, "", cause.Error())
+		return e.finish(ctx, d, herald.DeliveryFailed, "", cause.Error())
 	}
 	// The report is queued (once, by key) before the delivery is marked
 	// failed: a process that stops in between retries the job and queues
@@ -438,7 +469,7 @@ func (e *Engine) giveUp(ctx context.Context, log *slog.Logger, d herald.Delivery
 	if _, err := e.o.Store.QueueOnce(ctx, d.IncidentID+"/failure/"+d.ID, d.IncidentID, ds); err != nil {
 		return err
 	}
-	return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliveryFailed, "", cause.Error())
+	return e.finish(ctx, d, herald.DeliveryFailed, "", cause.Error())
 }
 
 func otherChannels(failed herald.Channel) []herald.Channel {

@@ -225,6 +225,10 @@ func TestTwilioServerErrorsRetried(t *testing.T) {
 		if n := len(filter(ds, ofKind(herald.KindFailure))); n != 0 {
 			t.Errorf("%d failure reports for a delivery that was sent", n)
 		}
+		// Each attempt is counted with its result, once recorded.
+		if got := e.metrics.Settlements(); got["sms/retrying"] != 2 || got["sms/sent"] != 1 || got["sms/failed"] != 0 {
+			t.Errorf("attempts counted %v; want sms/retrying 2, sms/sent 1", got)
+		}
 	})
 }
 
@@ -274,6 +278,10 @@ func TestInvalidNumberFailsAndTellsTheCommander(t *testing.T) {
 		}
 		if got := e.twilio.Messages(); len(got) != 0 {
 			t.Errorf("Twilio accepted %+v", got)
+		}
+		// Given up is counted as failed; the reports as sent.
+		if got := e.metrics.Settlements(); got["sms/failed"] != 1 || got["sms/sent"] != 0 || got["email/sent"] < 1 {
+			t.Errorf("attempts counted %v; want sms/failed 1 and the report's email/sent", got)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -113,7 +114,49 @@ type env struct {
 	twilio  *twiliotest.Server
 	chans   map[herald.Channel]comms.Channel
 	boss    herald.User
-	bossDM  string // the commander's Slack user id
+	bossDM  string      // the commander's Slack user id
+	metrics *metricsLog // what the test's engines report
+}
+
+// metricsLog records what engines report through engine.Metrics.
+type metricsLog struct {
+	mu      sync.Mutex
+	settled map[string]int // by "channel/result"
+	fired   []firedStep
+}
+
+type firedStep struct {
+	Kind herald.ReminderKind
+	Late time.Duration
+}
+
+func (m *metricsLog) Settled(ch herald.Channel, result herald.DeliveryState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.settled == nil {
+		m.settled = map[string]int{}
+	}
+	m.settled[string(ch)+"/"+string(result)]++
+}
+
+func (m *metricsLog) Fired(kind herald.ReminderKind, late time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fired = append(m.fired, firedStep{kind, late})
+}
+
+// Settlements is a copy of the attempts counted so far, by "channel/result".
+func (m *metricsLog) Settlements() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.settled)
+}
+
+// Steps is a copy of the clock steps reported so far.
+func (m *metricsLog) Steps() []firedStep {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.fired)
 }
 
 type envOptions struct {
@@ -152,7 +195,7 @@ func setExecutives(emails, phones []string) func(*herald.Plan) {
 
 func newEnv(t testing.TB, dialect string, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), dialect: dialect, plan: testPlan(t), clock: &clock{}}
+	e := &env{t: t, ctx: context.Background(), dialect: dialect, plan: testPlan(t), clock: &clock{}, metrics: &metricsLog{}}
 	if o.plan != nil {
 		o.plan(&e.plan)
 	}
@@ -232,7 +275,7 @@ func (e *env) engine(st engine.Store, channels map[herald.Channel]comms.Channel)
 		channels = e.chans
 	}
 	return engine.New(engine.Options{Plan: e.plan, Store: st, Channels: channels, Now: e.clock.Now,
-		Logger: e.log.With("dialect", e.dialect)})
+		Logger: e.log.With("dialect", e.dialect), Metrics: e.metrics})
 }
 
 // start runs the delivery workers of eng on st until the test ends.
