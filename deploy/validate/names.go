@@ -17,9 +17,7 @@ import (
 // configuration knows them, because a change on its way adds them. Each
 // is accepted with a note until config/config.go names it; then its entry
 // here can go.
-var pendingNames = map[string]string{
-	"HERALD_METRICS_TOKEN": "the bearer token for /metrics (issue 8)",
-}
+var pendingNames = map[string]string{}
 
 // runtimeNames are Go runtime settings Herald documents (README "Speed").
 var runtimeNames = map[string]bool{"GOGC": true, "GOMEMLIMIT": true}
