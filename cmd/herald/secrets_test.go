@@ -45,6 +45,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		pdHookSecret   = "pdHookSecret-Leak-55e1"
 		slackSigning   = "slackSigning-Leak-a1b2c3d4e5f6"
 		automationSecr = "automationSecret-Leak-12ab"
+		metricsToken   = "metricsToken-Leak-7c7c7c7c"
 		wrongPassword  = "typedWrong-Leak-Passw0rd"
 		wrongToken     = "forgedTok-Leak-ffff0000"
 	)
@@ -97,6 +98,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		"HERALD_PAGERDUTY_EVENTS_URL="+pd.EventsURL(),
 		"HERALD_PAGERDUTY_WEBHOOK_SECRETS="+pdHookSecret,
 		"HERALD_AUTOMATION_SECRETS="+automationSecr,
+		"HERALD_METRICS_TOKEN="+metricsToken,
 	)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -218,6 +220,14 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Errorf("a forged automation callback: %d", code)
 	}
 
+	// A scrape with the metrics token, and one with a forged token.
+	if code, _ := do("GET", "/metrics", "", "", map[string]string{"Authorization": "Bearer " + metricsToken}); code != http.StatusOK {
+		t.Errorf("a scrape with the token: %d", code)
+	}
+	if code, _ := do("GET", "/metrics", "", "", map[string]string{"Authorization": "Bearer " + wrongToken}); code != http.StatusUnauthorized {
+		t.Errorf("a scrape with a forged token: %d, want 401", code)
+	}
+
 	// Every vendor was called with its credentials.
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -253,7 +263,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		"Twilio auth token": twToken, "Twilio Basic credentials": basic(twilioSID, twToken),
 		"Slack bot token": slack.Token(), "Slack signing secret": slackSigning,
 		"PagerDuty routing key": pdRoutingKey, "PagerDuty webhook secret": pdHookSecret,
-		"automation secret": automationSecr, "a typed wrong password": wrongPassword, "a forged admin token": wrongToken,
+		"automation secret": automationSecr, "metrics token": metricsToken, "a typed wrong password": wrongPassword, "a forged admin token": wrongToken,
 	} {
 		for _, form := range []string{s, url.QueryEscape(s)} {
 			if i := strings.Index(logs, form); i >= 0 {
