@@ -49,6 +49,11 @@ type Options struct {
 	MaxAttempts int            // tries before giving up; 8 when 0
 	ConsoleURL  string         // the console's base URL, for links in reminders
 	Location    *time.Location // the zone times are written in; UTC when nil
+	// RetryFor keeps a delivery failing temporarily (a vendor down, rate
+	// limiting or answering 5xx) in retry until this long after it was
+	// queued, however many tries that takes: an outage shorter than it
+	// loses nothing. 0: MaxAttempts alone bounds the tries.
+	RetryFor time.Duration
 	// Changes signals that the stored history changed (a new update, a
 	// role): the engine recomputes its clocks at once.
 	Changes <-chan struct{}
@@ -242,7 +247,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySkipped, "", err.Error())
 	}
 	retry, after := comms.Retryable(err)
-	if !retry || attempt >= e.o.MaxAttempts {
+	if !retry || e.exhausted(d, attempt) {
 		return e.giveUp(ctx, log, d, err)
 	}
 	log.Warn("delivery failed; will retry", "attempt", attempt, "error", err.Error())
@@ -253,6 +258,16 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return &herald.RetryLater{After: after, Err: err}
 	}
 	return err
+}
+
+// exhausted reports whether a delivery that failed temporarily on its
+// attempt-th try is given up: it has had MaxAttempts tries and, with
+// RetryFor, has been on its way for RetryFor since it was queued.
+func (e *Engine) exhausted(d herald.Delivery, attempt int) bool {
+	if attempt < e.o.MaxAttempts {
+		return false
+	}
+	return e.o.RetryFor <= 0 || e.now().Sub(d.CreatedAt) >= e.o.RetryFor
 }
 
 // providerIDs is the store's check that a vendor's id found while
@@ -283,7 +298,7 @@ func (e *Engine) reconcile(ctx context.Context, log *slog.Logger, ch comms.Chann
 	rec, found, err := r.Delivered(ctx, msg, d.CreatedAt)
 	if err != nil {
 		retry, after := comms.Retryable(err)
-		if retry && d.Attempts+1 < e.o.MaxAttempts {
+		if retry && !e.exhausted(d, d.Attempts+1) {
 			log.Warn("could not ask the vendor about an interrupted attempt; will ask again", "error", err.Error())
 			err = fmt.Errorf("engine: ask about an interrupted attempt: %w", err)
 			if after > 0 {
