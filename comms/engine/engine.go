@@ -220,17 +220,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		log.Warn("delivery attempt cut short; will retry", "attempt", attempt, "error", err.Error())
 		return fmt.Errorf("engine: attempt cut short: %w", ctx.Err())
 	}
-	if err == nil && d.Kind == herald.KindSubscriber && d.Channel == herald.ChannelWebhook {
-		if err := e.webhookDelivered(ctx, d); err != nil {
-			return err
-		}
-	}
 	if err == nil {
-		if msg.Delivery.Kind == herald.KindThread {
-			if err := e.o.Store.SaveSlackThread(ctx, d.IncidentID, d.Recipient, rec.Channel, rec.ProviderID); err != nil {
-				return err
-			}
-		}
 		if d.Kind == herald.KindSubscriber {
 			// A hundred thousand lines per update would drown the log:
 			// the fan-out's progress is in the console and the store.
@@ -238,7 +228,19 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		} else {
 			log.Info("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
 		}
-		return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
+		return e.recordSent(ctx, log, func() error {
+			if d.Kind == herald.KindSubscriber && d.Channel == herald.ChannelWebhook {
+				if err := e.webhookDelivered(ctx, d); err != nil {
+					return err
+				}
+			}
+			if msg.Delivery.Kind == herald.KindThread {
+				if err := e.o.Store.SaveSlackThread(ctx, d.IncidentID, d.Recipient, rec.Channel, rec.ProviderID); err != nil {
+					return err
+				}
+			}
+			return e.o.Store.FinishAttempt(ctx, d.ID, herald.DeliverySent, rec.ProviderID, "")
+		})
 	}
 	if errors.Is(err, comms.ErrNoRecipient) && (d.Kind == herald.KindReminder || d.Kind == herald.KindFailure) {
 		// A reminder to someone without an account here also went by the
@@ -258,6 +260,31 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return &herald.RetryLater{After: after, Err: err}
 	}
 	return err
+}
+
+// recordWait bounds the wait between two tries of recordSent's writes.
+const recordWait = 2 * time.Second
+
+// recordSent runs write, which records a message the vendor accepted, until
+// it succeeds or the attempt's time runs out. The message is out: were the
+// write lost (the database restarting), the delivery would stay "sending"
+// and the next attempt would send it again where the vendor cannot be
+// asked (email). write must be idempotent.
+func (e *Engine) recordSent(ctx context.Context, log *slog.Logger, write func() error) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := write()
+		if err == nil || ctx.Err() != nil || errors.Is(err, herald.ErrNotFound) {
+			return err
+		}
+		log.Warn("could not record a delivery the vendor accepted; trying again", "error", err.Error(), "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, recordWait)
+	}
 }
 
 // exhausted reports whether a delivery that failed temporarily on its

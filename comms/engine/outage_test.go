@@ -1,13 +1,17 @@
 package engine_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/comms/engine"
+	"github.com/kredete/herald/store"
 )
 
 // With RetryFor, a delivery failing temporarily is retried past
@@ -55,6 +59,54 @@ func TestRetryForOutlastsMaxAttempts(t *testing.T) {
 		reports := filter(e.settle(in.ID, 1), ofKind(herald.KindFailure))
 		if len(reports) == 0 {
 			t.Error("the commander was not told of the delivery given up")
+		}
+	})
+}
+
+// flakyRecords is the store with its first writes of a sent delivery
+// failing, as while the database restarts.
+type flakyRecords struct {
+	*store.Store
+	failures atomic.Int32 // still to fail
+	failed   atomic.Int32
+}
+
+func (f *flakyRecords) FinishAttempt(ctx context.Context, id string, state herald.DeliveryState, providerID, problem string) error {
+	if state == herald.DeliverySent && f.failures.Add(-1) >= 0 {
+		f.failed.Add(1)
+		return errors.New("store: finish delivery: the database system is starting up")
+	}
+	return f.Store.FinishAttempt(ctx, id, state, providerID, problem)
+}
+
+// A message the vendor accepted is recorded even when the database fails
+// the first writes: the engine writes again, and never sends it twice (an
+// email could not be asked about, and would be).
+func TestSentRecordedThroughDatabaseErrors(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, envOptions{plan: setExecutives([]string{"ceo@kredete.example"}, nil)})
+		flaky := &flakyRecords{Store: e.st}
+		e.start(e.st, e.engine(flaky, nil))
+
+		in := e.declare("Payments failing")
+		e.settle(in.ID, 1)
+		flaky.failures.Store(3) // the email's writes, the only delivery from here on
+		e.compose(in.ID, herald.Composition{Main: "Card payments fail.", Audiences: []string{"executives"}})
+		ds := filter(e.settle(in.ID, 2), func(d herald.Delivery) bool { return d.Audience == "executives" })
+		if len(ds) != 1 || ds[0].State != herald.DeliverySent || ds[0].Attempts != 1 {
+			t.Fatalf("the executive's email: %s; want sent in one attempt", describe(ds))
+		}
+		if n := flaky.failed.Load(); n != 3 {
+			t.Errorf("%d writes of a sent delivery failed, want 3", n)
+		}
+		var copies int
+		for _, m := range e.smtp.Messages() {
+			if m.Header.Get("Message-Id") == ds[0].ProviderID {
+				copies++
+			}
+		}
+		if copies != 1 {
+			t.Errorf("the email arrived %d times, want once", copies)
 		}
 	})
 }
