@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,16 +71,36 @@ func postgresRestarted(t *testing.T, bin, mode string) {
 	// Every replica lost its LISTEN connection and listened again. What
 	// the restart cost the replicas, from their logs: writes of a sent
 	// message tried again, and errors.
-	rewrites, errs := 0, 0
+	rewrites, errs := 0, map[string]int{}
 	for i := range r.running {
 		out := r.c.procs[i].out.String()
 		if !strings.Contains(out, "listening for changes again") {
 			t.Errorf("replica %d never said it listens for changes again after the restart", i)
 		}
 		rewrites += strings.Count(out, "could not record a delivery the vendor accepted")
-		errs += strings.Count(out, "level=ERROR")
+		for line := range strings.Lines(out) {
+			if strings.Contains(line, "level=ERROR") {
+				errs[logMessage(line)]++
+			}
+		}
 	}
-	t.Logf("the replicas wrote down a sent message again %d times while PostgreSQL was away, and logged %d errors", rewrites, errs)
+	t.Logf("the replicas wrote down a sent message again %d times while PostgreSQL was away, and logged these errors: %v", rewrites, errs)
 	t.Logf("%d public page requests, none failed", requests)
 	r.report("PostgreSQL restart -m "+mode, away, drain, res)
+}
+
+// logMessage is the msg of a text log line, quoted or not.
+func logMessage(line string) string {
+	_, m, ok := strings.Cut(line, " msg=")
+	if !ok {
+		return strings.TrimSpace(line)
+	}
+	if strings.HasPrefix(m, `"`) {
+		if s, err := strconv.QuotedPrefix(m); err == nil {
+			u, _ := strconv.Unquote(s)
+			return u
+		}
+	}
+	m, _, _ = strings.Cut(m, " ")
+	return m
 }
