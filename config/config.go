@@ -105,12 +105,18 @@ type Config struct {
 	// The delivery queue's timing.
 	QueueJobTimeout  time.Duration // HERALD_QUEUE_JOB_TIMEOUT: one delivery attempt's limit (default 60s)
 	QueueRescueAfter time.Duration // HERALD_QUEUE_RESCUE_AFTER: a job held this long by a vanished process is retried (default 2m)
+	// DeliveryRetryFor: a delivery failing temporarily (a vendor down, rate
+	// limiting, 5xx) is retried until this long after it was queued.
+	DeliveryRetryFor time.Duration // HERALD_DELIVERY_RETRY_FOR (default 1h)
 }
 
 // The queue's default timing.
 const (
 	DefaultQueueJobTimeout  = time.Minute
 	DefaultQueueRescueAfter = 2 * time.Minute
+	// DefaultDeliveryRetryFor outlasts a vendor's or mail relay's usual
+	// outage (minutes) with room to spare; after it the commander is told.
+	DefaultDeliveryRetryFor = time.Hour
 )
 
 // DefaultSMSSignupsPerHour is HERALD_SMS_SIGNUPS_PER_HOUR's default.
@@ -317,11 +323,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.SMSSignupsPerHour = n
 		}
 	}
-	c.QueueJobTimeout, c.QueueRescueAfter = DefaultQueueJobTimeout, DefaultQueueRescueAfter
+	c.QueueJobTimeout, c.QueueRescueAfter, c.DeliveryRetryFor = DefaultQueueJobTimeout, DefaultQueueRescueAfter, DefaultDeliveryRetryFor
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"HERALD_QUEUE_JOB_TIMEOUT", &c.QueueJobTimeout}, {"HERALD_QUEUE_RESCUE_AFTER", &c.QueueRescueAfter}} {
+	}{{"HERALD_QUEUE_JOB_TIMEOUT", &c.QueueJobTimeout}, {"HERALD_QUEUE_RESCUE_AFTER", &c.QueueRescueAfter},
+		{"HERALD_DELIVERY_RETRY_FOR", &c.DeliveryRetryFor}} {
 		v := getenv(d.name)
 		if v == "" {
 			continue

@@ -38,6 +38,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		SMSSignupsPerHour: 200, SubscriberWebhookRate: 50, WebhookDisableAfter: 3, SubscriberBusyRate: 5, PageBusyRequests: 2000,
 		QueueJobTimeout:  time.Minute,
 		QueueRescueAfter: 2 * time.Minute,
+		DeliveryRetryFor: time.Hour,
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -69,6 +70,7 @@ func TestFromEnv(t *testing.T) {
 		"HERALD_QUEUE_JOB_TIMEOUT":         "2s",
 		"HERALD_DEBUG_ADDR":                "127.0.0.1:6060",
 		"HERALD_QUEUE_RESCUE_AFTER":        "3s",
+		"HERALD_DELIVERY_RETRY_FOR":        "20m",
 		"HERALD_PAGERDUTY_ROUTING_KEY":     "0123456789abcdef0123456789abcdef",
 		"HERALD_PAGERDUTY_EVENTS_URL":      "http://127.0.0.1:9/v2/enqueue",
 		"HERALD_PAGERDUTY_WEBHOOK_SECRETS": "old-webhook-secret-0001, new-webhook-secret-0002",
@@ -112,6 +114,7 @@ func TestFromEnv(t *testing.T) {
 		QueueJobTimeout:     2 * time.Second,
 		DebugAddr:           "127.0.0.1:6060",
 		QueueRescueAfter:    3 * time.Second,
+		DeliveryRetryFor:    20 * time.Minute,
 		PagerDutyRoutingKey: "0123456789abcdef0123456789abcdef", PagerDutyEventsURL: "http://127.0.0.1:9/v2/enqueue",
 		PagerDutyWebhookSecrets: []config.Secret{"old-webhook-secret-0001", "new-webhook-secret-0002"},
 		AutomationSecrets:       []config.Secret{"automation-secret-000001"},
@@ -204,6 +207,8 @@ func TestFromEnvRefuses(t *testing.T) {
 		{"zero job timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "0s"}, []string{"HERALD_QUEUE_JOB_TIMEOUT", "positive"}, ""},
 		{"rescue after", map[string]string{"HERALD_QUEUE_RESCUE_AFTER": "later"}, []string{"HERALD_QUEUE_RESCUE_AFTER", `"later"`}, ""},
 		{"negative rescue after", map[string]string{"HERALD_QUEUE_RESCUE_AFTER": "-2m"}, []string{"HERALD_QUEUE_RESCUE_AFTER", "positive"}, ""},
+		{"retry for", map[string]string{"HERALD_DELIVERY_RETRY_FOR": "an hour"}, []string{"HERALD_DELIVERY_RETRY_FOR", `"an hour"`}, ""},
+		{"zero retry for", map[string]string{"HERALD_DELIVERY_RETRY_FOR": "0"}, []string{"HERALD_DELIVERY_RETRY_FOR", "positive"}, ""},
 		{"rescue before the timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "5m"},
 			[]string{"HERALD_QUEUE_RESCUE_AFTER (2m0s)", "HERALD_QUEUE_JOB_TIMEOUT (5m0s)", "longer"}, ""},
 		{"rescue as long as the timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "30s", "HERALD_QUEUE_RESCUE_AFTER": "30s"},

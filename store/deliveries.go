@@ -223,7 +223,7 @@ func (s *Store) FinishAttempt(ctx context.Context, id string, state herald.Deliv
 	return s.transact(ctx, false, func(tx *sql.Tx) error {
 		var incidentID string
 		err := s.prep(tx).QueryRowContext(ctx, s.q(`UPDATE deliveries SET state = $2, provider_id = CASE WHEN $3 = '' THEN provider_id ELSE $3 END,
-			last_error = $4, sent_at = COALESCE(sent_at, $5), updated_at = $6 WHERE id = $1 RETURNING incident_id`),
+			last_error = $4, sent_at = COALESCE(sent_at, $5), updated_at = $6 WHERE id = $1 RETURNING COALESCE(incident_id, '')`),
 			id, state, providerID, truncateError(problem), sent, now).Scan(&incidentID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: delivery %q: %w", id, herald.ErrNotFound)
@@ -244,7 +244,7 @@ func (s *Store) SetProviderStatus(ctx context.Context, providerID, status, probl
 		var incidentID string
 		err := tx.QueryRowContext(ctx, s.q(`UPDATE deliveries SET provider_status = $2,
 			last_error = CASE WHEN $3 = '' THEN last_error ELSE $3 END, updated_at = $4
-			WHERE provider_id = $1 AND channel = 'sms' RETURNING incident_id`), providerID, status, truncateError(problem), s.Now()).Scan(&incidentID)
+			WHERE provider_id = $1 AND channel = 'sms' RETURNING COALESCE(incident_id, '')`), providerID, status, truncateError(problem), s.Now()).Scan(&incidentID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

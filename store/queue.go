@@ -53,8 +53,17 @@ type QueueOptions struct {
 	Logger            *slog.Logger
 }
 
-// MaxDeliveryAttempts bounds the tries of one delivery before it is given up.
-const MaxDeliveryAttempts = 8
+// maxJobAttempts is River's bound on one delivery job's failed runs. The
+// engine gives up on a delivery first, by its own bound (tries and
+// HERALD_DELIVERY_RETRY_FOR), and says so; River's bound only ends a job
+// that keeps failing outside the engine's reach, such as the database away
+// for days (at one run a minute, BackoffCap, 10,000 runs last a week).
+const maxJobAttempts = 10_000
+
+// BackoffCap is the longest wait between two tries of a delivery: after an
+// outage of any length, each waiting message goes out within this much of
+// the vendor's return.
+const BackoffCap = time.Minute
 
 func (s *Store) riverDriver() riverdriver.Driver[*sql.Tx] {
 	if s.dialect == Postgres {
@@ -125,7 +134,7 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 		FetchCooldown:        min(100*time.Millisecond, o.PollInterval),
 		JobTimeout:           o.JobTimeout,
 		RescueStuckJobsAfter: o.RescueAfter,
-		MaxAttempts:          MaxDeliveryAttempts + 2, // the engine gives up first, and says so
+		MaxAttempts:          maxJobAttempts, // the engine gives up first, and says so
 		// River's SQLite driver emulates LISTEN by querying its
 		// river_notification table every 50 ms, most of an idle SQLite
 		// server's CPU (scripts/engine-bench.sh); SQLite serves one process,
@@ -181,7 +190,7 @@ func (w *pagerDutyWorker) Work(ctx context.Context, job *river.Job[pagerDutyArgs
 }
 
 // NextRetry is exponential backoff with jitter: about 1s, 2s, 4s ... capped
-// at 5 minutes, each drawn from the upper half of its range so replicas
+// at BackoffCap, each drawn from the upper half of its range so replicas
 // retrying the same vendor spread out.
 func (w *deliveryWorker) NextRetry(job *river.Job[deliveryArgs]) time.Time {
 	return time.Now().Add(Backoff(job.Attempt))
@@ -190,7 +199,7 @@ func (w *deliveryWorker) NextRetry(job *river.Job[deliveryArgs]) time.Time {
 // Backoff is the wait before retry number attempt (1-based).
 func Backoff(attempt int) time.Duration {
 	d := time.Second << min(max(attempt-1, 0), 9)
-	d = min(d, 5*time.Minute)
+	d = min(d, BackoffCap)
 	return d/2 + rand.N(d/2+1)
 }
 

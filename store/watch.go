@@ -43,8 +43,12 @@ func (s *Store) Watch(ctx context.Context, poll time.Duration, log *slog.Logger,
 }
 
 // listen holds one connection in LISTEN and reconnects with backoff.
+// Notifications sent while it was not listening (the database restarted,
+// the connection dropped) are lost, so a reconnection counts as a change:
+// the caller reloads and misses nothing written in the gap.
 func (s *Store) listen(ctx context.Context, log *slog.Logger, out chan<- struct{}) {
 	backoff := 100 * time.Millisecond
+	lost := false
 	for ctx.Err() == nil {
 		err := func() error {
 			conn, err := s.pool.Acquire(ctx)
@@ -56,6 +60,14 @@ func (s *Store) listen(ctx context.Context, log *slog.Logger, out chan<- struct{
 				return err
 			}
 			backoff = 100 * time.Millisecond
+			if lost {
+				lost = false
+				log.Info("listening for changes again")
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
 			for {
 				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 					// The connection may be broken; drop it rather than
@@ -72,6 +84,7 @@ func (s *Store) listen(ctx context.Context, log *slog.Logger, out chan<- struct{
 		if ctx.Err() != nil {
 			return
 		}
+		lost = true
 		log.Warn("listen for changes failed; retrying", "error", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():

@@ -125,7 +125,7 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 		go watchPressure(ctx, pressure, log.With("component", "engine"))
 	}
 	eng := engine.New(engine.Options{Plan: plan, Store: st, Channels: chans, Logger: log.With("component", "engine"),
-		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes,
+		ConsoleURL: cfg.PublicURL, Location: loc, Changes: r.changes, RetryFor: cfg.DeliveryRetryFor,
 		SubscriberRates: map[herald.Channel]float64{herald.ChannelEmail: cfg.SubscriberEmailRate, herald.ChannelSMS: cfg.SubscriberSMSRate,
 			herald.ChannelWebhook: cfg.SubscriberWebhookRate},
 		Webhooks: webhook.Renderer{Page: plan.Page, Location: loc,

@@ -287,6 +287,7 @@ type cluster struct {
 	emails   []string
 	phones   []string
 	session  *http.Client
+	extraEnv []string // more environment for every replica
 }
 
 type process struct {
@@ -297,10 +298,16 @@ type process struct {
 }
 
 func newCluster(t *testing.T, bin string) *cluster {
-	c := &cluster{t: t, bin: bin}
 	// The database first: its cleanup (the drop) then runs after the
 	// processes are killed.
-	c.dbURL = storetest.URL(t, store.Postgres)
+	return newClusterOn(t, bin, storetest.URL(t, store.Postgres), executives)
+}
+
+// newClusterOn makes a cluster on the database at dbURL (created before,
+// so that it outlives the processes) with n executives, each with an
+// email address and a phone.
+func newClusterOn(t *testing.T, bin, dbURL string, n int) *cluster {
+	c := &cluster{t: t, bin: bin, dbURL: dbURL}
 	c.slack = slacktest.New(t)
 	c.slackCh = c.slack.AddChannel("incident-response")
 	c.twilio = twiliotest.New(t, twilioSID, twilioToken)
@@ -311,7 +318,7 @@ func newCluster(t *testing.T, bin string) *cluster {
 		c.twilioAP[i] = c.proxy(i, c.twilio.URL, quiet)
 		c.ports[i] = freePort(t)
 	}
-	for i := range executives {
+	for i := range n {
 		c.emails = append(c.emails, fmt.Sprintf("exec%02d@kredete.example", i))
 		c.phones = append(c.phones, fmt.Sprintf("+278200001%02d", i))
 	}
@@ -380,7 +387,7 @@ func (c *cluster) env(i int) []string {
 		}
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", c.ports[i])
-	return append(env,
+	return append(append(env,
 		"HERALD_ADDR="+addr,
 		"HERALD_PUBLIC_URL=http://"+addr,
 		"HERALD_DATABASE_URL="+c.dbURL,
@@ -398,7 +405,7 @@ func (c *cluster) env(i int) []string {
 		"HERALD_TWILIO_AUTH_TOKEN="+twilioToken,
 		"HERALD_TWILIO_FROM="+twilioFrom,
 		"HERALD_TWILIO_API_URL="+c.twilioAP[i],
-	)
+	), c.extraEnv...)
 }
 
 // startAll starts the first replica (it migrates and creates the admin),

@@ -49,6 +49,11 @@ type Options struct {
 	MaxAttempts int            // tries before giving up; 8 when 0
 	ConsoleURL  string         // the console's base URL, for links in reminders
 	Location    *time.Location // the zone times are written in; UTC when nil
+	// RetryFor keeps a delivery failing temporarily (a vendor down, rate
+	// limiting or answering 5xx) in retry until this long after it was
+	// queued, however many tries that takes: an outage shorter than it
+	// loses nothing. 0: MaxAttempts alone bounds the tries.
+	RetryFor time.Duration
 	// Changes signals that the stored history changed (a new update, a
 	// role): the engine recomputes its clocks at once.
 	Changes <-chan struct{}
@@ -246,17 +251,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		log.Warn("delivery attempt cut short; will retry", "attempt", attempt, "error", err.Error())
 		return fmt.Errorf("engine: attempt cut short: %w", ctx.Err())
 	}
-	if err == nil && d.Kind == herald.KindSubscriber && d.Channel == herald.ChannelWebhook {
-		if err := e.webhookDelivered(ctx, d); err != nil {
-			return err
-		}
-	}
 	if err == nil {
-		if msg.Delivery.Kind == herald.KindThread {
-			if err := e.o.Store.SaveSlackThread(ctx, d.IncidentID, d.Recipient, rec.Channel, rec.ProviderID); err != nil {
-				return err
-			}
-		}
 		if d.Kind == herald.KindSubscriber {
 			// A hundred thousand lines per update would drown the log:
 			// the fan-out's progress is in the console and the store.
@@ -264,7 +259,19 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		} else {
 			log.Info("delivered", "provider_id", rec.ProviderID, "attempt", attempt)
 		}
-		return e.finish(ctx, d, herald.DeliverySent, rec.ProviderID, "")
+		return e.recordSent(ctx, log, func() error {
+			if d.Kind == herald.KindSubscriber && d.Channel == herald.ChannelWebhook {
+				if err := e.webhookDelivered(ctx, d); err != nil {
+					return err
+				}
+			}
+			if msg.Delivery.Kind == herald.KindThread {
+				if err := e.o.Store.SaveSlackThread(ctx, d.IncidentID, d.Recipient, rec.Channel, rec.ProviderID); err != nil {
+					return err
+				}
+			}
+			return e.finish(ctx, d, herald.DeliverySent, rec.ProviderID, "")
+		})
 	}
 	if errors.Is(err, comms.ErrNoRecipient) && (d.Kind == herald.KindReminder || d.Kind == herald.KindFailure) {
 		// A reminder to someone without an account here also went by the
@@ -273,7 +280,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return e.finish(ctx, d, herald.DeliverySkipped, "", err.Error())
 	}
 	retry, after := comms.Retryable(err)
-	if !retry || attempt >= e.o.MaxAttempts {
+	if !retry || e.exhausted(d, attempt) {
 		return e.giveUp(ctx, log, d, err)
 	}
 	log.Warn("delivery failed; will retry", "attempt", attempt, "error", err.Error())
@@ -284,6 +291,41 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return &herald.RetryLater{After: after, Err: err}
 	}
 	return err
+}
+
+// recordWait bounds the wait between two tries of recordSent's writes.
+const recordWait = 2 * time.Second
+
+// recordSent runs write, which records a message the vendor accepted, until
+// it succeeds or the attempt's time runs out. The message is out: were the
+// write lost (the database restarting), the delivery would stay "sending"
+// and the next attempt would send it again where the vendor cannot be
+// asked (email). write must be idempotent.
+func (e *Engine) recordSent(ctx context.Context, log *slog.Logger, write func() error) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := write()
+		if err == nil || ctx.Err() != nil || errors.Is(err, herald.ErrNotFound) {
+			return err
+		}
+		log.Warn("could not record a delivery the vendor accepted; trying again", "error", err.Error(), "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, recordWait)
+	}
+}
+
+// exhausted reports whether a delivery that failed temporarily on its
+// attempt-th try is given up: it has had MaxAttempts tries and, with
+// RetryFor, has been on its way for RetryFor since it was queued.
+func (e *Engine) exhausted(d herald.Delivery, attempt int) bool {
+	if attempt < e.o.MaxAttempts {
+		return false
+	}
+	return e.o.RetryFor <= 0 || e.now().Sub(d.CreatedAt) >= e.o.RetryFor
 }
 
 // providerIDs is the store's check that a vendor's id found while
@@ -314,7 +356,7 @@ func (e *Engine) reconcile(ctx context.Context, log *slog.Logger, ch comms.Chann
 	rec, found, err := r.Delivered(ctx, msg, d.CreatedAt)
 	if err != nil {
 		retry, after := comms.Retryable(err)
-		if retry && d.Attempts+1 < e.o.MaxAttempts {
+		if retry && !e.exhausted(d, d.Attempts+1) {
 			log.Warn("could not ask the vendor about an interrupted attempt; will ask again", "error", err.Error())
 			err = fmt.Errorf("engine: ask about an interrupted attempt: %w", err)
 			if after > 0 {

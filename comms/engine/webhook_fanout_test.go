@@ -334,6 +334,19 @@ func TestWebhookFanout(t *testing.T) {
 			}
 			return n == before+1, fmt.Sprintf("%d posts to /api collected", n)
 		})
+		// Its delivery, of no incident (the Idempotency-Key is its id), is
+		// recorded as sent, and so never sent again.
+		id := last.Header.Get(webhook.IdempotencyHeader)
+		eventually(t, "the change's delivery, of no incident, recorded as sent", func() (bool, string) {
+			d, err := e.st.Delivery(e.ctx, id)
+			if err != nil {
+				return false, err.Error()
+			}
+			return d.State == herald.DeliverySent, describe([]herald.Delivery{d})
+		})
+		if got := e.recv.CountPath("/api"); got != before+1 {
+			t.Errorf("/api got %d posts, want %d: the change's posted once", got, before+1)
+		}
 		n := decodeNotification(t, last)
 		if n.component == nil || n.update.OldStatus != "partial_outage" || n.update.NewStatus != "degraded_performance" {
 			t.Errorf("the change on its own: %+v %+v", n.component, n.update)

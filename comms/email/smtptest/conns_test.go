@@ -115,3 +115,27 @@ func TestRejectNextMail(t *testing.T) {
 	}
 	wait(t, s, 1)
 }
+
+func TestSetRejectMail(t *testing.T) {
+	s := smtptest.Start(t)
+	s.SetRejectMail(451, "4.3.0 Temporary local problem")
+	for i := range 3 {
+		c := dial(t, s)
+		if err := c.Mail("herald@example.com"); code(err) != 451 {
+			t.Fatalf("MAIL FROM %d while rejecting: %v", i, err)
+		}
+		c.Close()
+	}
+	s.SetRejectMail(421, "4.3.2 Shutting down")
+	if err := send(s.Addr(), nil, "ada@example.com"); code(err) != 421 {
+		t.Fatalf("a message while rejecting with 421: %v", err)
+	}
+	if n := len(s.Messages()); n != 0 {
+		t.Fatalf("%d messages accepted while rejecting", n)
+	}
+	s.SetRejectMail(0, "")
+	if err := send(s.Addr(), nil, "ada@example.com"); err != nil {
+		t.Fatalf("a message after SetRejectMail(0): %v", err)
+	}
+	wait(t, s, 1)
+}

@@ -47,6 +47,7 @@ type Server struct {
 	msgs       []Message
 	arrived    chan struct{} // closed and replaced whenever a message arrives
 	mailFaults []fault
+	mailRefuse fault // SetRejectMail's: every MAIL FROM while code is set
 	rcptFaults []fault
 	dataFaults []fault
 	byRcpt     map[string]fault
@@ -162,6 +163,17 @@ func (s *Server) RejectNextMail(n, code int, msg string) {
 	for range n {
 		s.mailFaults = append(s.mailFaults, fault{code, msg})
 	}
+}
+
+// SetRejectMail answers every MAIL FROM with code and msg until it is
+// called with code 0: a relay in trouble for minutes, as 421 (it closes
+// each connection after saying so) or 451 (a local problem, try later).
+// Connections are still accepted; SetDown refuses them. RejectNextMail's
+// answers come first.
+func (s *Server) SetRejectMail(code int, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mailRefuse = fault{code, msg}
 }
 
 // RejectNext answers the next n RCPT TO commands, whatever the recipient,
@@ -311,6 +323,8 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ok {
 		f = s.mailFaults[0]
 		s.mailFaults = s.mailFaults[1:]
+	} else if s.mailRefuse.code != 0 {
+		f, ok = s.mailRefuse, true
 	}
 	s.mu.Unlock()
 	time.Sleep(latency)

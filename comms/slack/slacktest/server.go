@@ -15,7 +15,8 @@
 // timestamps from the clock (seconds.microseconds, increasing) and keep the
 // message metadata they were posted with. It records every call, keeps each
 // channel's messages in order, and can be told to fail, go down, slow down,
-// refuse a method (missing_scope) or hold its answer to a post.
+// refuse a method (missing_scope) or hold its answer to a post; or fail
+// every call for as long as a test wants (SetFailing).
 package slacktest
 
 import (
@@ -86,6 +87,8 @@ type Server struct {
 	failN    int
 	failCode int
 	failWait time.Duration
+	failing  []int // SetFailing's statuses, in turn
+	failings int   // calls failed by SetFailing so far
 	down     bool
 	latency  time.Duration
 	refused  map[string]string // method → error code
@@ -192,6 +195,16 @@ func (s *Server) FailNext(n int, status int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failN, s.failCode, s.failWait = n, status, retryAfter
+}
+
+// SetFailing makes every call fail until SetFailing is called with no
+// status: with the statuses given, in turn (429 with a Retry-After of
+// retryAfter, 5xx with an HTML body, as FailNext answers), as a Slack in
+// trouble does for minutes. FailNext's failures come after these.
+func (s *Server) SetFailing(retryAfter time.Duration, statuses ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing, s.failWait = slices.Clone(statuses), retryAfter
 }
 
 // SetDown makes the server drop every connection without an answer (true)
@@ -366,6 +379,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// fail answers an injected failure with status, holding mu: 429 with
+// Retry-After, or an HTML error page.
+func (s *Server) fail(w http.ResponseWriter, status int, record func(int, string)) {
+	if status == http.StatusTooManyRequests {
+		record(status, "ratelimited")
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.failWait.Seconds()))))
+		writeJSON(w, status, map[string]any{"ok": false, "error": "ratelimited"})
+		return
+	}
+	record(status, http.StatusText(status))
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
+}
+
 // answer does what Slack does with a call, holding mu. It writes faults and
 // refusals itself and returns nil; otherwise the answer to write, and for
 // chat.postMessage the message stored and the post hook to run first.
@@ -384,19 +412,15 @@ func (s *Server) answer(w http.ResponseWriter, method string, params url.Values,
 		}
 		panic(http.ErrAbortHandler)
 	}
+	if len(s.failing) > 0 {
+		status := s.failing[s.failings%len(s.failing)]
+		s.failings++
+		s.fail(w, status, record)
+		return nil, nil, nil
+	}
 	if s.failN > 0 {
 		s.failN--
-		status := s.failCode
-		if status == http.StatusTooManyRequests {
-			record(status, "ratelimited")
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.failWait.Seconds()))))
-			writeJSON(w, status, map[string]any{"ok": false, "error": "ratelimited"})
-			return nil, nil, nil
-		}
-		record(status, http.StatusText(status))
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
+		s.fail(w, s.failCode, record)
 		return nil, nil, nil
 	}
 

@@ -184,6 +184,32 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// SetFailing fails every call, with its statuses in turn, until it is
+// called with none; nothing is posted meanwhile.
+func TestSetFailing(t *testing.T) {
+	s := slacktest.New(t)
+	ch := s.AddChannel("incident-response")
+	v := url.Values{"token": {s.Token()}, "channel": {ch}, "text": {"x"}}
+
+	s.SetFailing(3*time.Second, http.StatusTooManyRequests, http.StatusInternalServerError)
+	for i := range 5 {
+		a, resp := form(t, s, "chat.postMessage", v)
+		if i%2 == 0 && (resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "3" || a.Error != "ratelimited") {
+			t.Errorf("call %d: %d %q %+v, want 429 with Retry-After 3", i, resp.StatusCode, resp.Header.Get("Retry-After"), a)
+		}
+		if i%2 == 1 && (resp.StatusCode != 500 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html")) {
+			t.Errorf("call %d: %d %s, want Slack's HTML 500", i, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	if n := len(s.Messages(ch)); n != 0 {
+		t.Errorf("%d messages posted while failing", n)
+	}
+	s.SetFailing(0)
+	if a, _ := form(t, s, "chat.postMessage", v); !a.OK || len(s.Messages(ch)) != 1 {
+		t.Errorf("after SetFailing(0): %+v, %d messages", a, len(s.Messages(ch)))
+	}
+}
+
 // Calls and messages can be read while other goroutines post (run with -race).
 func TestConcurrentUse(t *testing.T) {
 	s := slacktest.New(t)
