@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,6 +94,8 @@ type envOptions struct {
 	ready        func() error
 	urlChecker   handlers.URLChecker // the SSRF check of webhook URLs; nil: none
 	slack        handlers.SlackApp   // Herald's Slack app; nil: /slack/* off
+	// trustedProxies is HERALD_TRUSTED_PROXIES; nil: none.
+	trustedProxies []netip.Prefix
 }
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -140,7 +143,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	deps := handlers.Deps{Log: log, Plan: plan, Location: loc, Site: site, Public: public, Admin: st,
-		AdminToken: o.token, Static: assets, Ready: o.ready, URLChecker: o.urlChecker}
+		AdminToken: o.token, Static: assets, Ready: o.ready, URLChecker: o.urlChecker, TrustedProxies: o.trustedProxies}
 	if o.console {
 		deps.Console, deps.Sessions, deps.SecureCookie = st, st.SessionStore(), o.secureCookie
 		deps.Hasher = auth.Hasher{Params: testHashParams}
