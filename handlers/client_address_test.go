@@ -9,7 +9,7 @@ import (
 
 // TestClientAddress drives requests through clientAddresses and reads what
 // a handler behind it sees. The proxies trusted are a Kubernetes pod
-// network, Caddy's one address in the compose file and an IPv6 ULA range.
+// network, a single address and an IPv6 ULA range.
 func TestClientAddress(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.30.80.10/32"),
 		netip.MustParsePrefix("fd00::/8")}
