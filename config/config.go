@@ -98,6 +98,10 @@ type Config struct {
 	// they are not public (and where http is accepted): for tests and
 	// local receivers only. Empty in production.
 	WebhookAllow []netip.Prefix // HERALD_WEBHOOK_ALLOW: comma-separated CIDR prefixes, e.g. 127.0.0.1/32
+	// TrustedProxies are the load balancers and proxies Herald sits
+	// behind: from a peer in them the client's address is read from
+	// X-Forwarded-For. Empty: the connection's address is the client's.
+	TrustedProxies []netip.Prefix // HERALD_TRUSTED_PROXIES: comma-separated addresses or CIDR prefixes
 	// SMSSignupsPerHour caps the confirmation texts the sign-up form sends
 	// per hour, across every number, network and replica (SMS pumping).
 	SMSSignupsPerHour int // HERALD_SMS_SIGNUPS_PER_HOUR: default DefaultSMSSignupsPerHour; 0: no cap
@@ -306,6 +310,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.WebhookAllow = append(c.WebhookAllow, p.Masked())
 		}
 	}
+	proxies, bad := trustedProxies(getenv("HERALD_TRUSTED_PROXIES"))
+	c.TrustedProxies = proxies
+	for _, b := range bad {
+		problems = append(problems, fmt.Sprintf("HERALD_TRUSTED_PROXIES: %q is not an IP address or a CIDR prefix such as 10.0.0.0/8", b))
+	}
 	if v := getenv("HERALD_SUBSCRIBER_WORKERS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
@@ -404,6 +413,33 @@ func secret(getenv func(string) string, name string) (Secret, error) {
 		return Secret(strings.TrimSpace(string(b))), nil
 	}
 	return "", nil
+}
+
+// trustedProxies parses a comma-separated list of addresses (one host)
+// and CIDR prefixes, returning the entries it could not parse. An
+// IPv4-mapped IPv6 prefix becomes its IPv4 form: clients' addresses are
+// compared unmapped, so the mapped form would never match.
+func trustedProxies(v string) (ps []netip.Prefix, bad []string) {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil || a.Zone() != "" {
+				bad = append(bad, part)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, bad
 }
 
 func or(v, def string) string {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -41,14 +40,6 @@ func safeNext(next string) string {
 		return "/console"
 	}
 	return next
-}
-
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {

@@ -281,12 +281,15 @@ func (e *env) told(incidentID, audience string) []string {
 
 // signInFrom posts the sign-in form straight to the handler from a client
 // address, without a browser: for throttling by address and for reading
-// the cookie's attributes.
-func (e *env) signInFrom(addr, email, password string) response {
+// the cookie's attributes. Extra headers come in name, value pairs.
+func (e *env) signInFrom(addr, email, password string, headers ...string) response {
 	e.t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/console/sign-in",
 		strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Add(headers[i], headers[i+1])
+	}
 	r.RemoteAddr = addr + ":40000"
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)

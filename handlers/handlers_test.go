@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,6 +99,8 @@ type envOptions struct {
 	// behind metricsToken when set.
 	metrics      bool
 	metricsToken string
+	// trustedProxies is HERALD_TRUSTED_PROXIES; nil: none.
+	trustedProxies []netip.Prefix
 }
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -145,7 +148,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	deps := handlers.Deps{Log: log, Plan: plan, Location: loc, Site: site, Public: public, Admin: st,
-		AdminToken: o.token, Static: assets, Ready: o.ready, URLChecker: o.urlChecker}
+		AdminToken: o.token, Static: assets, Ready: o.ready, URLChecker: o.urlChecker, TrustedProxies: o.trustedProxies}
 	if o.console {
 		deps.Console, deps.Sessions, deps.SecureCookie = st, st.SessionStore(), o.secureCookie
 		deps.Hasher = auth.Hasher{Params: testHashParams}

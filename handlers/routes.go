@@ -6,6 +6,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -81,6 +82,10 @@ type Deps struct {
 	// Requests counts every request by route, method and status class,
 	// the hot path's included; nil: not counted.
 	Requests RequestMetrics
+	// TrustedProxies (HERALD_TRUSTED_PROXIES) are the proxies in front of
+	// Herald whose X-Forwarded-For gives the client's address; empty: the
+	// connection's peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds the handlers' dependencies.
@@ -146,7 +151,7 @@ func ConsoleRouteTable(d Deps) []ConsoleRoute { return newServer(d).ConsoleRoute
 func New(d Deps) http.Handler {
 	s := newServer(d)
 	r := chi.NewRouter()
-	r.Use(observe(d.Log, newRequestIDs(), d.Requests), securityHeaders, middleware.GetHead)
+	r.Use(observe(d.Log, newRequestIDs(), d.Requests), securityHeaders, middleware.GetHead, clientAddresses(d.TrustedProxies))
 	// Cross-site form posts are refused; same-origin and non-browser
 	// clients (curl, Statuspage clients) pass.
 	csrf := http.NewCrossOriginProtection()

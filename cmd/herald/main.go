@@ -198,7 +198,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Texter: texter, URLChecker: newURLChecker(log, cfg.WebhookAllow), TwilioInbound: inbound, TwilioCallback: twilio, DeliveryStatus: st, PagerDutyWebhook: pagerDutyWebhook(cfg),
 		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
-		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets,
+		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets, TrustedProxies: cfg.TrustedProxies,
 		Ready: func() error {
 			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
