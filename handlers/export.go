@@ -106,7 +106,9 @@ func NewExporter(dir, liveURL string, assets AssetSource, log *slog.Logger) (*Ex
 		if err != nil {
 			return nil, fmt.Errorf("export: %w", err)
 		}
-		if len(entries) > 0 {
+		// .herald alone is another replica starting on the same new
+		// directory a moment earlier, about to write its marker.
+		if slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return e.Name() != exportMeta }) {
 			return nil, fmt.Errorf("export: %s is not empty and was not written by Herald (no %s); choose an empty or new directory, "+
 				"since an export removes the files of pages that no longer exist", dir, filepath.Join(exportMeta, exportMarker))
 		}
@@ -349,7 +351,15 @@ func (x *Exporter) write(rel string, body []byte) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), target)
+	err = os.Rename(f.Name(), target)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Another replica, behind by a change, removed the directory as
+		// empty between MkdirAll and here: make it again, once.
+		if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+			err = os.Rename(f.Name(), target)
+		}
+	}
+	return err
 }
 
 // removeStale deletes files under the export's own directories that this
