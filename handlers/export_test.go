@@ -98,19 +98,7 @@ func TestExportKeepsTheDirectoryCurrent(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, "static", "css"), 0o755)
 		os.WriteFile(filepath.Join(dir, "static", "css", "herald.000000000000.css"), []byte("old"), 0o644)
 
-		in := e.declare(map[string]any{"name": "Elevated API error rates", "body": "We are investigating.",
-			"components": []map[string]string{{"id": "api-platform", "status": "partial_outage"}}})
 		first := e.export(x)
-		page := "incidents/" + in.ID + "/index.html"
-		if !bytes.Contains(readFile(t, dir, page), []byte("We are investigating.")) {
-			t.Errorf("%s lacks the incident's update", page)
-		}
-		if !bytes.Contains(readFile(t, dir, "index.html"), []byte(`href="/incidents/`+in.ID+`/"`)) {
-			t.Error("index.html does not link the incident's page")
-		}
-		if !bytes.Contains(readFile(t, dir, "api/v2/incidents/unresolved.json"), []byte(in.ID)) {
-			t.Error("unresolved.json lacks the open incident")
-		}
 		got := files(t, dir)
 		for _, gone := range []string{"incidents/gone00000000/index.html", "static/css/herald.000000000000.css"} {
 			if slices.Contains(got, gone) {
@@ -126,19 +114,35 @@ func TestExportKeepsTheDirectoryCurrent(t *testing.T) {
 		if first.Removed != 2 {
 			t.Errorf("first export removed %d files, want 2", first.Removed)
 		}
-
-		// A rebuild with nothing new writes only the status page.
-		before := stat(t, dir, page)
+		// A rebuild with nothing new (and nothing open, so the uptime
+		// bars stand still) writes only the status page: its note of
+		// when it was generated is the copy's heartbeat.
 		beforeIndex := stat(t, dir, "index.html")
 		again := e.export(x)
 		if again.Written != 1 || again.Unchanged != first.Written-1 {
 			t.Errorf("a rebuild of the same data wrote %d and kept %d files, want 1 (index.html) and %d", again.Written, again.Unchanged, first.Written-1)
 		}
-		if !os.SameFile(before, stat(t, dir, page)) {
-			t.Error("the unchanged incident page was written again")
-		}
 		if os.SameFile(beforeIndex, stat(t, dir, "index.html")) {
 			t.Error("index.html, the copy's heartbeat, was not written again")
+		}
+
+		in := e.declare(map[string]any{"name": "Elevated API error rates", "body": "We are investigating.",
+			"components": []map[string]string{{"id": "api-platform", "status": "partial_outage"}}})
+		e.export(x)
+		page := "incidents/" + in.ID + "/index.html"
+		if !bytes.Contains(readFile(t, dir, page), []byte("We are investigating.")) {
+			t.Errorf("%s lacks the incident's update", page)
+		}
+		if !bytes.Contains(readFile(t, dir, "index.html"), []byte(`href="/incidents/`+in.ID+`/"`)) {
+			t.Error("index.html does not link the incident's page")
+		}
+		if !bytes.Contains(readFile(t, dir, "api/v2/incidents/unresolved.json"), []byte(in.ID)) {
+			t.Error("unresolved.json lacks the open incident")
+		}
+		before := stat(t, dir, page)
+		e.export(x)
+		if !os.SameFile(before, stat(t, dir, page)) {
+			t.Error("the unchanged incident page was written again")
 		}
 
 		e.update(in.ID, map[string]any{"status": "identified", "body": "A database node failed; failover is under way."})
