@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kredete/herald/handlers"
+	"github.com/kredete/herald/store"
 	"github.com/kredete/herald/web"
 )
 
@@ -344,3 +345,50 @@ func TestOfferNeverBlocksAndTheLatestWins(t *testing.T) {
 	}
 }
 
+
+// BenchmarkExport measures the static export of the benchmark's data (about
+// 20 incidents, 4 history pages): "all" writes every file into an empty
+// directory, as `herald export` and a server's first export do; "rebuild"
+// is what HERALD_EXPORT_DIR costs after a rebuild that changed nothing (every
+// page rendered and compared, only index.html written), as every minute.
+func BenchmarkExport(b *testing.B) {
+	s := benchData(b, store.SQLite)
+	ctx := context.Background()
+	assets, err := web.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	b.Run("all", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			x, err := handlers.NewExporter(b.TempDir(), "", assets, log)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := x.Export(ctx, s.public.Snapshot()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rebuild", func(b *testing.B) {
+		x, err := handlers.NewExporter(b.TempDir(), "", assets, log)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := x.Export(ctx, s.public.Snapshot()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			st, err := x.Export(ctx, s.public.Snapshot())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.Written != 1 {
+				b.Fatalf("wrote %d files, want only index.html", st.Written)
+			}
+		}
+	})
+}
