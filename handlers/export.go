@@ -54,8 +54,11 @@ const (
 )
 
 // exportOwned are the directories whose files the export removes when the
-// snapshot no longer has them. Anything else in DIR is left alone.
-var exportOwned = []string{"incidents", "history", "api", "static"}
+// snapshot no longer has them. Anything else in DIR is left alone, static/
+// too: an asset of an earlier release (content-hashed, a few kilobytes)
+// stays for the pages a CDN or a browser still holds, and for a replica of
+// that release during a rolling deploy.
+var exportOwned = []string{"incidents", "history", "api"}
 
 // AssetSource gives the bytes of an asset by its hashed URL (web.Assets).
 type AssetSource interface {
@@ -121,7 +124,7 @@ func NewExporter(dir, liveURL string, assets AssetSource, log *slog.Logger) (*Ex
 	x := &Exporter{dir: dir, liveURL: strings.TrimRight(liveURL, "/"), assets: assets, log: log,
 		written: map[string][sha256.Size]byte{}, kick: make(chan struct{}, 1)}
 	note := []byte("This directory is a static copy of a Herald status page, written by `herald export` or HERALD_EXPORT_DIR.\n" +
-		"Herald replaces its files and removes those of pages that no longer exist under incidents/, history/, api/ and static/.\n" +
+		"Herald replaces its files and removes those of pages that no longer exist under incidents/, history/ and api/.\n" +
 		"This folder (.herald) holds files being written; leave it out of a sync.\n")
 	if err := x.write(path.Join(exportMeta, exportMarker), note); err != nil {
 		return nil, err
