@@ -25,6 +25,21 @@ type Site struct {
 	URL      string
 	Location *time.Location
 	Assets   Assets
+	// Static is set on the pages of a static copy (herald export): they
+	// keep no connection to Herald, link in the form a static host serves
+	// (/incidents/ID/), and say when they were generated. Nil: live pages.
+	Static *StaticCopy
+}
+
+// StaticCopy is what the pages of a static copy need to know.
+type StaticCopy struct {
+	// GeneratedAt is when the copy was made; zero renders no time (the
+	// export compares pages without it to skip unchanged ones).
+	GeneratedAt time.Time
+	// LiveURL is Herald's own base URL (HERALD_PUBLIC_URL), where the
+	// copy's "Subscribe to updates" link points; empty: the link is left
+	// out and the page says subscribing is not available there.
+	LiveURL string
 }
 
 // StatusView is the public status page.
@@ -214,6 +229,44 @@ func changeLine(ch herald.ComponentChange) string {
 func incidentURL(id string) string { return "/incidents/" + id }
 
 func historyPageURL(page int) string { return fmt.Sprintf("/history?page=%d", page) }
+
+// incidentLink is an incident's page as this site links it: a static copy
+// links the directory a static host serves (/incidents/ID/ for
+// incidents/ID/index.html) rather than rely on its redirect from
+// /incidents/ID.
+func incidentLink(site Site, id string) string {
+	if site.Static != nil {
+		return "/incidents/" + id + "/"
+	}
+	return incidentURL(id)
+}
+
+// historyLink is a page of the history; 0 is the navigation's link to it.
+// A static copy has no query strings (a static host ignores them), so its
+// pages are directories: /history/, /history/2/.
+func historyLink(site Site, page int) string {
+	switch {
+	case site.Static == nil && page == 0:
+		return "/history"
+	case site.Static == nil:
+		return historyPageURL(page)
+	case page <= 1:
+		return "/history/"
+	}
+	return fmt.Sprintf("/history/%d/", page)
+}
+
+// subscribeLink is where "Subscribe to updates" points: Herald's own page,
+// or for a static copy the live Herald's; "" when a copy has none.
+func subscribeLink(site Site) string {
+	if site.Static == nil {
+		return "/subscribe"
+	}
+	if site.Static.LiveURL == "" {
+		return ""
+	}
+	return site.Static.LiveURL + "/subscribe"
+}
 
 func monthLabel(m Month) string { return m.Start.Format("January 2006") }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,10 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token /metrics asks for;
 	// unset, /metrics answers only loopback peers.
 	MetricsToken Secret // HERALD_METRICS_TOKEN or HERALD_METRICS_TOKEN_FILE
+	// ExportDir keeps a static copy of the public side (the page, the API,
+	// the feeds) in this directory while serving, rewritten on every
+	// change; `herald export` writes it once. Off when empty.
+	ExportDir string // HERALD_EXPORT_DIR
 
 	// The cadence engine and its channels. A channel left unset is off:
 	// its deliveries fail with that reason, shown in the console.
@@ -137,6 +142,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DatabaseURL:  or(getenv("HERALD_DATABASE_URL"), DefaultDatabaseURL),
 		ConfigFile:   getenv("HERALD_CONFIG"),
 		DebugAddr:    getenv("HERALD_DEBUG_ADDR"),
+		ExportDir:    cleanPath(getenv("HERALD_EXPORT_DIR")),
 		LogFormat:    or(getenv("HERALD_LOG_FORMAT"), "text"),
 		AutoMigrate:  true,
 		PollInterval: 2 * time.Second,
@@ -489,4 +495,12 @@ func Reveal(ss []Secret) []string {
 		out[i] = s.Reveal()
 	}
 	return out
+}
+
+// cleanPath cleans a directory path, keeping "" (unset) as it is.
+func cleanPath(p string) string {
+	if strings.TrimSpace(p) == "" {
+		return ""
+	}
+	return filepath.Clean(p)
 }

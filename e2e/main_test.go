@@ -106,7 +106,7 @@ func startHerald(dir string) (_ *server, stop func(), _ error) {
 
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(cleanEnv(), db, "HERALD_ADDR=127.0.0.1:0", "HERALD_ADMIN_TOKEN="+srv.Token,
-		"HERALD_CONFIG="+cfgPath, "HERALD_LOG_LEVEL=info")
+		"HERALD_CONFIG="+cfgPath, "HERALD_LOG_LEVEL=info", "HERALD_EXPORT_DIR="+filepath.Join(dir, staticCopy))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err

@@ -30,7 +30,8 @@ type Public struct {
 	snap    atomic.Pointer[Snapshot]
 	kick    chan struct{}
 	broker  *Broker
-	served  atomic.Uint64 // requests answered from the snapshot
+	onSwap  func(*Snapshot) // see OnRefresh
+	served  atomic.Uint64   // requests answered from the snapshot
 }
 
 // Served counts the requests answered from the snapshot so far: the
@@ -58,10 +59,18 @@ func (p *Public) Refresh(ctx context.Context) error {
 		}
 		if p.snap.CompareAndSwap(cur, s) {
 			p.broker.Publish(s.Version)
+			if p.onSwap != nil {
+				p.onSwap(s)
+			}
 			return nil
 		}
 	}
 }
+
+// OnRefresh has f called with each snapshot Refresh puts in service, on
+// the caller of Refresh (a request, sometimes): f must not block. Set it
+// before the first Refresh.
+func (p *Public) OnRefresh(f func(*Snapshot)) { p.onSwap = f }
 
 // Changed asks for a rebuild soon; many calls in a row cause one rebuild.
 func (p *Public) Changed() {

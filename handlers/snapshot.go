@@ -49,7 +49,8 @@ type Snapshot struct {
 	incidents  map[string]herald.Incident
 	components map[string]herald.Component
 	site       components.Site
-	months     []components.Month // newest first
+	months     []components.Month    // newest first
+	status     components.StatusView // the status page's data, for the static export
 
 	mu   sync.Mutex
 	lazy map[string]*Entry // pages rendered on first request
@@ -206,6 +207,7 @@ func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, grou
 		}
 		view.Items = append(view.Items, iv)
 	}
+	s.status = view
 	lastMod := updatedAt
 	html := "text/html; charset=utf-8"
 	if err := s.putTempl("/", components.StatusPage(view), html, lastMod); err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/statusapi"
+	"github.com/kredete/herald/statusapi/statusapitest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
@@ -444,176 +444,16 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
-// The types below are written from Atlassian Statuspage's public API v2,
-// independently of the package's own types. A pointer means the field may
-// be null; anything else must be present and non-null. omitempty marks a
-// key that may be absent (a component's "components" exists only on groups).
-
-type apiPage struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	URL       string `json:"url"`
-	TimeZone  string `json:"time_zone"`
-	UpdatedAt string `json:"updated_at"`
-}
-
-type apiStatus struct {
-	Indicator   indicator `json:"indicator"`
-	Description string    `json:"description"`
-}
-
-type apiComponent struct {
-	ID                 string          `json:"id"`
-	Name               string          `json:"name"`
-	Status             componentStatus `json:"status"`
-	CreatedAt          string          `json:"created_at"`
-	UpdatedAt          string          `json:"updated_at"`
-	Position           int             `json:"position"`
-	Description        *string         `json:"description"`
-	Showcase           bool            `json:"showcase"`
-	StartDate          *string         `json:"start_date"`
-	GroupID            *string         `json:"group_id"`
-	PageID             string          `json:"page_id"`
-	Group              bool            `json:"group"`
-	OnlyShowIfDegraded bool            `json:"only_show_if_degraded"`
-	Components         []string        `json:"components,omitempty"`
-}
-
-type apiAffectedComponent struct {
-	Code      string          `json:"code"`
-	Name      string          `json:"name"`
-	OldStatus componentStatus `json:"old_status"`
-	NewStatus componentStatus `json:"new_status"`
-}
-
-// apiUpdate is an incident_update; S is the status set of its parent.
-type apiUpdate[S any] struct {
-	ID                   string                  `json:"id"`
-	Status               S                       `json:"status"`
-	Body                 string                  `json:"body"`
-	IncidentID           string                  `json:"incident_id"`
-	CreatedAt            string                  `json:"created_at"`
-	UpdatedAt            string                  `json:"updated_at"`
-	DisplayAt            string                  `json:"display_at"`
-	AffectedComponents   *[]apiAffectedComponent `json:"affected_components"`
-	DeliverNotifications bool                    `json:"deliver_notifications"`
-	CustomTweet          *string                 `json:"custom_tweet"`
-	TweetID              *string                 `json:"tweet_id"`
-}
-
-type apiIncident struct {
-	ID              string                      `json:"id"`
-	Name            string                      `json:"name"`
-	Status          incidentStatus              `json:"status"`
-	CreatedAt       string                      `json:"created_at"`
-	UpdatedAt       *string                     `json:"updated_at"`
-	MonitoringAt    *string                     `json:"monitoring_at"`
-	ResolvedAt      *string                     `json:"resolved_at"`
-	Impact          impact                      `json:"impact"`
-	Shortlink       string                      `json:"shortlink"`
-	StartedAt       string                      `json:"started_at"`
-	PageID          string                      `json:"page_id"`
-	IncidentUpdates []apiUpdate[incidentStatus] `json:"incident_updates"`
-	Components      []apiComponent              `json:"components"`
-}
-
-type apiMaintenance struct {
-	ID              string                         `json:"id"`
-	Name            string                         `json:"name"`
-	Status          maintenanceStatus              `json:"status"`
-	CreatedAt       string                         `json:"created_at"`
-	UpdatedAt       *string                        `json:"updated_at"`
-	MonitoringAt    *string                        `json:"monitoring_at"`
-	ResolvedAt      *string                        `json:"resolved_at"`
-	Impact          impact                         `json:"impact"`
-	Shortlink       string                         `json:"shortlink"`
-	StartedAt       string                         `json:"started_at"`
-	PageID          string                         `json:"page_id"`
-	IncidentUpdates []apiUpdate[maintenanceStatus] `json:"incident_updates"`
-	Components      []apiComponent                 `json:"components"`
-	ScheduledFor    string                         `json:"scheduled_for"`
-	ScheduledUntil  string                         `json:"scheduled_until"`
-}
-
-type apiSummary struct {
-	Page                  apiPage          `json:"page"`
-	Components            []apiComponent   `json:"components"`
-	Incidents             []apiIncident    `json:"incidents"`
-	ScheduledMaintenances []apiMaintenance `json:"scheduled_maintenances"`
-	Status                apiStatus        `json:"status"`
-}
-
-type apiStatusDoc struct {
-	Page   apiPage   `json:"page"`
-	Status apiStatus `json:"status"`
-}
-
-type apiComponentsDoc struct {
-	Page       apiPage        `json:"page"`
-	Components []apiComponent `json:"components"`
-}
-
-type apiIncidentsDoc struct {
-	Page      apiPage       `json:"page"`
-	Incidents []apiIncident `json:"incidents"`
-}
-
-type apiMaintenancesDoc struct {
-	Page                  apiPage          `json:"page"`
-	ScheduledMaintenances []apiMaintenance `json:"scheduled_maintenances"`
-}
-
-// Statuspage's value sets.
-var (
-	componentStatuses   = []string{"operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"}
-	incidentStatuses    = []string{"investigating", "identified", "monitoring", "resolved", "postmortem"}
-	maintenanceStatuses = []string{"scheduled", "in_progress", "verifying", "completed"}
-	impacts             = []string{"none", "minor", "major", "critical", "maintenance"}
-	indicators          = []string{"none", "minor", "major", "critical", "maintenance"}
-)
-
+// The Statuspage client's types and checks live in statusapitest, shared
+// with the handlers' and the static export's tests.
 type (
-	componentStatus   string
-	incidentStatus    string
-	maintenanceStatus string
-	impact            string
-	indicator         string
+	apiSummary         = statusapitest.Summary
+	apiStatusDoc       = statusapitest.StatusDoc
+	apiComponentsDoc   = statusapitest.ComponentsDoc
+	apiIncidentsDoc    = statusapitest.IncidentsDoc
+	apiMaintenancesDoc = statusapitest.MaintenancesDoc
 )
 
-func (v *componentStatus) UnmarshalJSON(b []byte) error {
-	return oneOf(b, (*string)(v), "component status", componentStatuses)
-}
-func (v *incidentStatus) UnmarshalJSON(b []byte) error {
-	return oneOf(b, (*string)(v), "incident status", incidentStatuses)
-}
-func (v *maintenanceStatus) UnmarshalJSON(b []byte) error {
-	return oneOf(b, (*string)(v), "maintenance status", maintenanceStatuses)
-}
-func (v *impact) UnmarshalJSON(b []byte) error { return oneOf(b, (*string)(v), "impact", impacts) }
-func (v *indicator) UnmarshalJSON(b []byte) error {
-	return oneOf(b, (*string)(v), "indicator", indicators)
-}
-
-func oneOf(b []byte, dst *string, what string, set []string) error {
-	if err := json.Unmarshal(b, dst); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if !slices.Contains(set, *dst) {
-		return fmt.Errorf("%s %q is not one of %s", what, *dst, strings.Join(set, ", "))
-	}
-	return nil
-}
-
-var (
-	// RFC 3339 with milliseconds and a numeric offset, as Statuspage writes.
-	stampPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$`)
-	datePattern  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-)
-
-// conform checks one document as a strict Statuspage client would read it:
-// no unknown fields, every key present, nulls only where Statuspage allows
-// them, lists as [] when empty, value sets, timestamps in the page's offset,
-// and the cross references (page_id, incident_id, shortlink).
 func conform(t *testing.T, b []byte, into any, offset string) {
 	t.Helper()
 	for _, p := range conformProblems(b, into, offset) {
@@ -622,171 +462,5 @@ func conform(t *testing.T, b []byte, into any, offset string) {
 }
 
 func conformProblems(b []byte, into any, offset string) []string {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return []string{fmt.Sprintf("strict decode into %T: %v", into, err)}
-	}
-	var generic any
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(&generic); err != nil {
-		return []string{err.Error()}
-	}
-	problems := shape(reflect.TypeOf(into).Elem(), generic, "$", offset)
-	return append(problems, refProblems(into)...)
-}
-
-// shape walks the JSON value v alongside the test-side type typ and reports
-// every key that is missing, null where it may not be, or of the wrong kind,
-// and every timestamp not in Statuspage's form and the page's offset.
-func shape(typ reflect.Type, v any, path, offset string) []string {
-	if typ.Kind() == reflect.Pointer {
-		if v == nil {
-			return nil
-		}
-		return shape(typ.Elem(), v, path, offset)
-	}
-	if v == nil {
-		if typ.Kind() == reflect.Slice {
-			return []string{path + ": null, want a list ([] when empty)"}
-		}
-		return []string{path + ": null is not allowed here"}
-	}
-	var problems []string
-	switch typ.Kind() {
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return []string{fmt.Sprintf("%s: %T, want an object", path, v)}
-		}
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-			fv, present := obj[name]
-			if !present {
-				if opts != "omitempty" {
-					problems = append(problems, path+"."+name+": missing")
-				}
-				continue
-			}
-			problems = append(problems, shape(f.Type, fv, path+"."+name, offset)...)
-			if s, ok := fv.(string); ok {
-				problems = append(problems, checkStamp(name, s, path+"."+name, offset)...)
-			}
-		}
-	case reflect.Slice:
-		list, ok := v.([]any)
-		if !ok {
-			return []string{fmt.Sprintf("%s: %T, want a list", path, v)}
-		}
-		for i, e := range list {
-			problems = append(problems, shape(typ.Elem(), e, fmt.Sprintf("%s[%d]", path, i), offset)...)
-		}
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			problems = append(problems, fmt.Sprintf("%s: %T, want a string", path, v))
-		}
-	case reflect.Int:
-		if _, ok := v.(json.Number); !ok {
-			problems = append(problems, fmt.Sprintf("%s: %T, want a number", path, v))
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			problems = append(problems, fmt.Sprintf("%s: %T, want true or false", path, v))
-		}
-	default:
-		problems = append(problems, fmt.Sprintf("%s: the test cannot check a %s", path, typ))
-	}
-	return problems
-}
-
-func checkStamp(key, s, path, offset string) []string {
-	switch {
-	case key == "start_date":
-		if !datePattern.MatchString(s) {
-			return []string{fmt.Sprintf("%s = %q, want YYYY-MM-DD", path, s)}
-		}
-	case strings.HasSuffix(key, "_at") || key == "scheduled_for" || key == "scheduled_until":
-		if !stampPattern.MatchString(s) {
-			return []string{fmt.Sprintf("%s = %q, want RFC 3339 with milliseconds and a numeric offset", path, s)}
-		}
-		if !strings.HasSuffix(s, offset) {
-			return []string{fmt.Sprintf("%s = %q, want the page's offset %s", path, s, offset)}
-		}
-		if _, err := time.Parse("2006-01-02T15:04:05.000-07:00", s); err != nil {
-			return []string{fmt.Sprintf("%s = %q: %v", path, s, err)}
-		}
-	}
-	return nil
-}
-
-// refProblems checks the ids that tie a document together.
-func refProblems(doc any) []string {
-	var problems []string
-	errorf := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	var page apiPage
-	var incidents []apiIncident
-	var maint []apiMaintenance
-	var comps []apiComponent
-	switch d := doc.(type) {
-	case *apiSummary:
-		page, incidents, maint, comps = d.Page, d.Incidents, d.ScheduledMaintenances, d.Components
-	case *apiStatusDoc:
-		page = d.Page
-	case *apiComponentsDoc:
-		page, comps = d.Page, d.Components
-	case *apiIncidentsDoc:
-		page, incidents = d.Page, d.Incidents
-	case *apiMaintenancesDoc:
-		page, maint = d.Page, d.ScheduledMaintenances
-	default:
-		return []string{fmt.Sprintf("refProblems: unexpected %T", doc)}
-	}
-	if page.ID == "" || page.Name == "" || page.URL == "" || page.TimeZone == "" {
-		errorf("page = %+v: id, name, url and time_zone must be set", page)
-	}
-	checkComps := func(where string, cs []apiComponent) {
-		for _, c := range cs {
-			if c.PageID != page.ID {
-				errorf("%s component %s: page_id %q, want %q", where, c.ID, c.PageID, page.ID)
-			}
-		}
-	}
-	checkComps("page", comps)
-	checkIncident := func(id, pageID, shortlink string, updates []string, cs []apiComponent) {
-		if pageID != page.ID {
-			errorf("%s: page_id %q, want %q", id, pageID, page.ID)
-		}
-		if want := page.URL + "/incidents/" + id; shortlink != want {
-			errorf("%s: shortlink %q, want %q", id, shortlink, want)
-		}
-		for _, u := range updates {
-			if u != id {
-				errorf("%s: an update names incident_id %q", id, u)
-			}
-		}
-		checkComps(id, cs)
-	}
-	for _, in := range incidents {
-		var ups []string
-		for _, u := range in.IncidentUpdates {
-			ups = append(ups, u.IncidentID)
-		}
-		checkIncident(in.ID, in.PageID, in.Shortlink, ups, in.Components)
-		if in.Impact == "maintenance" {
-			errorf("incident %s has impact maintenance, which only scheduled maintenances carry", in.ID)
-		}
-	}
-	for _, m := range maint {
-		var ups []string
-		for _, u := range m.IncidentUpdates {
-			ups = append(ups, u.IncidentID)
-		}
-		checkIncident(m.ID, m.PageID, m.Shortlink, ups, m.Components)
-		if m.Impact != "maintenance" {
-			errorf("maintenance %s has impact %q, want maintenance", m.ID, m.Impact)
-		}
-	}
-	return problems
+	return statusapitest.Problems(b, into, offset)
 }

@@ -71,6 +71,15 @@ func (a *Assets) Path(name string) string {
 	return "/static/" + name
 }
 
+// Body is the content of the asset at a hashed URL, for the static export.
+func (a *Assets) Body(url string) ([]byte, bool) {
+	as, ok := a.byURL[url]
+	if !ok {
+		return nil, false
+	}
+	return as.body, true
+}
+
 // ServeHTTP serves a hashed asset with an immutable cache lifetime.
 func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	as, ok := a.byURL[r.URL.Path]

@@ -6,6 +6,7 @@
 //	herald migrate         apply database migrations and exit
 //	herald check-config    validate the configuration and print a summary
 //	herald demo-data       fill the database with 90 days of sample history
+//	herald export DIR      write the status page, API and feeds to DIR as static files
 //	herald healthcheck     exit 0 when the local server answers /readyz (for Docker)
 package main
 
@@ -26,7 +27,6 @@ import (
 
 	"github.com/kredete/herald"
 	"github.com/kredete/herald/auth"
-	"github.com/kredete/herald/components"
 	"github.com/kredete/herald/config"
 	"github.com/kredete/herald/handlers"
 	"github.com/kredete/herald/store"
@@ -42,12 +42,14 @@ func main() {
 	}
 }
 
-const usage = `usage: herald [serve | migrate | check-config | demo-data | healthcheck | user add]
+const usage = `usage: herald [serve | migrate | check-config | demo-data | export DIR | healthcheck | user add]
 
   serve         serve the status page (the default)
   migrate       apply pending database migrations and exit
   check-config  validate HERALD_CONFIG (or the embedded default) and print a summary
   demo-data     add sample incidents and 90 days of status history (for demos and benchmarks)
+  export DIR    write the status page, its API and feeds to DIR as static files (for object
+                storage or a CDN) and exit; HERALD_EXPORT_DIR keeps DIR current while serving
   healthcheck   exit 0 when the server on HERALD_ADDR answers /readyz (Docker HEALTHCHECK)
   user add      add a console user: --email, --name, --phone, --role; the password
                 from HERALD_USER_PASSWORD or --password-file
@@ -88,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	case "demo-data":
 		return demoData(ctx, cfg, stdout)
+	case "export":
+		return exportCommand(ctx, cfg, args[1:], log, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv, stdout)
 	case "user":
@@ -163,9 +167,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return fmt.Errorf("assets: %w", err)
 	}
-	site := components.Site{Name: plan.Page.Name, URL: plan.Page.URL, Location: loc,
-		Assets: components.Assets{CSS: assets.Path("css/herald.css"), HTMX: assets.Path("js/htmx.min.js"), SSE: assets.Path("js/sse.min.js")}}
+	site := publicSite(plan, loc, assets)
 	public := handlers.NewPublic(&handlers.SnapshotBuilder{Source: st, Plan: plan, Site: site, Now: time.Now}, st, log)
+	exporter, err := newExporter(cfg, public, assets, log)
+	if err != nil {
+		return err
+	}
 	if err := public.Refresh(ctx); err != nil {
 		return fmt.Errorf("build the status page: %w", err)
 	}
@@ -223,6 +230,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// After the engine has stopped (deferred below, so run before this):
+	// the export's last write finishes before serve returns.
+	waitExport := runExporter(bg, exporter, log)
+	defer func() {
+		cancel()
+		waitExport()
+	}()
 	if cfg.DebugAddr != "" {
 		if err := serveDebug(bg, cfg.DebugAddr, log); err != nil {
 			return err
