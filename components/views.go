@@ -25,6 +25,9 @@ type Site struct {
 	URL      string
 	Location *time.Location
 	Assets   Assets
+	// Outage is set while Herald cannot reach its database: every public
+	// page says so (the status page in its refreshing part, StatusView's).
+	Outage *Outage
 }
 
 // StatusView is the public status page.
@@ -39,6 +42,10 @@ type StatusView struct {
 	UpdatedAt   time.Time         // last change of the data
 	Days        int
 	Version     int64 // the snapshot's version: the event stream only announces newer ones
+	// Outage is set while Herald cannot reach its database: the page's
+	// refreshing part says so, with the data's age. (Site.Outage stays
+	// nil here, so the layout does not say it twice.)
+	Outage *Outage
 }
 
 // ComponentView is one component with its uptime.

@@ -30,7 +30,8 @@ type Public struct {
 	snap    atomic.Pointer[Snapshot]
 	kick    chan struct{}
 	broker  *Broker
-	served  atomic.Uint64 // requests answered from the snapshot
+	served  atomic.Uint64  // requests answered from the snapshot
+	health  DatabaseHealth // nil: the database is taken to answer (see UseHealth)
 }
 
 // Served counts the requests answered from the snapshot so far: the
@@ -72,7 +73,9 @@ func (p *Public) Changed() {
 }
 
 // Run rebuilds the snapshot when Changed is called, and every minute so the
-// uptime bars roll over at midnight. It returns when ctx ends.
+// uptime bars roll over at midnight; while the database is unreachable it
+// renders the last snapshot's pages again instead, with a notice of their
+// age (update). It returns when ctx ends.
 func (p *Public) Run(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -83,7 +86,7 @@ func (p *Public) Run(ctx context.Context) {
 		case <-p.kick:
 		case <-t.C:
 		}
-		if err := p.Refresh(ctx); err != nil && ctx.Err() == nil {
+		if err := p.update(ctx); err != nil && ctx.Err() == nil {
 			p.log.Error("rebuild status snapshot", "error", err)
 		}
 	}
@@ -124,6 +127,9 @@ func (h *hotPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if s := h.public.snap.Load(); s != nil {
 				if e, ok := s.Entry(key); ok {
 					h.public.served.Add(1)
+					if s.outage != nil {
+						s.outage.headers(w.Header(), h.public.builder.Now())
+					}
 					serveEntry(w, r, e)
 					return
 				}
@@ -204,6 +210,9 @@ func (p *Public) Page(key string) http.HandlerFunc {
 		if !ok {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if s.outage != nil {
+			s.outage.headers(w.Header(), p.builder.Now())
 		}
 		serveEntry(w, r, e)
 	}

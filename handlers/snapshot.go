@@ -49,7 +49,9 @@ type Snapshot struct {
 	incidents  map[string]herald.Incident
 	components map[string]herald.Component
 	site       components.Site
-	months     []components.Month // newest first
+	months     []components.Month    // newest first
+	view       components.StatusView // what "/" was rendered from, to render it again with a notice (outage.go)
+	outage     *outageState          // set on a copy served while the database is unreachable
 
 	mu   sync.Mutex
 	lazy map[string]*Entry // pages rendered on first request
@@ -206,6 +208,7 @@ func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, grou
 		}
 		view.Items = append(view.Items, iv)
 	}
+	s.view = view
 	lastMod := updatedAt
 	html := "text/html; charset=utf-8"
 	if err := s.putTempl("/", components.StatusPage(view), html, lastMod); err != nil {

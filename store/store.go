@@ -38,6 +38,7 @@ type Store struct {
 	dialect string
 	now     func() time.Time
 	local   chan struct{} // signalled after every committed write in this process
+	health  *Health       // set by NewHealth: the listener reconnects when it says the database is back
 
 	sessions     scs.Store
 	stopSessions func()

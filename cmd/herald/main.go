@@ -166,6 +166,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	site := components.Site{Name: plan.Page.Name, URL: plan.Page.URL, Location: loc,
 		Assets: components.Assets{CSS: assets.Path("css/herald.css"), HTMX: assets.Path("js/htmx.min.js"), SSE: assets.Path("js/sse.min.js")}}
 	public := handlers.NewPublic(&handlers.SnapshotBuilder{Source: st, Plan: plan, Site: site, Now: time.Now}, st, log)
+	// The database's health: asked every 2 s (and at once when a query
+	// fails), each check given 2 s. While it does not answer the public
+	// side serves the last snapshot with its age, /readyz stays ready and
+	// the console says changes cannot be saved; all of it recovers by
+	// itself when the database is back.
+	health := st.NewHealth(log, dbCheckInterval, dbCheckTimeout)
+	public.UseHealth(health)
+	health.OnChange(public.Changed)
 	if err := public.Refresh(ctx); err != nil {
 		return fmt.Errorf("build the status page: %w", err)
 	}
@@ -197,11 +205,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
 		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets,
-		Ready: func() error {
-			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			return st.Ping(pctx)
-		}})
+		Health: health})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -244,6 +248,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			eng.stop(sctx, cancel)
 		}()
 	}
+	// Back from an outage, the engine reckons its clocks again at once.
+	health.OnChange(eng.changed)
+	go health.Run(bg)
 	go st.Watch(bg, cfg.PollInterval, log, func() {
 		public.Changed()
 		eng.changed()
@@ -291,5 +298,12 @@ func printPlan(w io.Writer, p herald.Plan) {
 		fmt.Fprintf(w, "  - %s: %s (%s)\n", e.Name, e.Frequency, e.Scope)
 	}
 }
+
+// How often the database's health is checked, and how long a check may
+// take before the database counts as unreachable.
+const (
+	dbCheckInterval = 2 * time.Second
+	dbCheckTimeout  = 2 * time.Second
+)
 
 func getenvGOGC() string { return os.Getenv("GOGC") }
