@@ -25,7 +25,7 @@ type NotSavedView struct {
 
 // FormField is one field of a form posted while the database was away.
 type FormField struct {
-	Name, Value string
+	Name, Label, Value string
 	Hidden      bool // a value the form carried, not one the user typed
 	Long        bool // shown as a text area
 }

@@ -182,7 +182,7 @@ const maxKeptForm = 1 << 20
 
 // carriedFields are values a console form carries rather than the user
 // types: given back hidden.
-var carriedFields = map[string]bool{"version": true, "next": true}
+var carriedFields = map[string]bool{"version": true, "next": true, "action": true}
 
 // notSavedView reads the posted form as it came, in its order where the
 // body is still unread, leaving out passwords (never echoed) and files
@@ -238,10 +238,24 @@ func notSavedView(w http.ResponseWriter, r *http.Request) components.NotSavedVie
 		if strings.Contains(strings.ToLower(p.k), "password") {
 			continue
 		}
-		v.Fields = append(v.Fields, components.FormField{Name: p.k, Value: p.v, Hidden: carriedFields[p.k],
-			Long: strings.Contains(p.v, "\n") || len(p.v) > 60})
+		// An empty field is kept too, out of sight: nothing was typed.
+		v.Fields = append(v.Fields, components.FormField{Name: p.k, Label: fieldLabel(p.k), Value: p.v,
+			Hidden: carriedFields[p.k] || strings.TrimSpace(p.v) == "", Long: strings.Contains(p.v, "\n") || len(p.v) > 60})
 	}
 	return v
+}
+
+// fieldLabel names a form field for a person: "text_engineering" is
+// "Text engineering". The console's main text field is "Update".
+func fieldLabel(name string) string {
+	if name == "main" {
+		return "Update"
+	}
+	l := strings.ReplaceAll(name, "_", " ")
+	if l == "" {
+		return l
+	}
+	return strings.ToUpper(l[:1]) + l[1:]
 }
 
 func mapKeys[V any](m map[string]V) func(yield func(string) bool) {

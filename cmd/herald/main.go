@@ -239,7 +239,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	var eng *runningEngine
 	if cfg.Engine {
-		if eng, err = startEngine(bg, cfg, plan, st, loc, log, public.Served); err != nil {
+		// The queue and the engine poll the database: during an outage
+		// their failures are logged at debug (the monitor said it once).
+		engLog := slog.New(quietWhileDown{next: log.Handler(), down: health.Down})
+		if eng, err = startEngine(bg, cfg, plan, st, loc, engLog, public.Served); err != nil {
 			return err
 		}
 		defer func() {
