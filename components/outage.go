@@ -26,8 +26,8 @@ type NotSavedView struct {
 // FormField is one field of a form posted while the database was away.
 type FormField struct {
 	Name, Label, Value string
-	Hidden      bool // a value the form carried, not one the user typed
-	Long        bool // shown as a text area
+	Hidden             bool // a value the form carried, not one the user typed
+	Long               bool // shown as a text area
 }
 
 // clock writes t as "14:02 SAST", with the date ("1 Dec 2026, 14:02 SAST")

@@ -15,7 +15,9 @@ type quietWhileDown struct {
 	down func() (time.Time, bool)
 }
 
-func (q quietWhileDown) Enabled(ctx context.Context, l slog.Level) bool { return q.next.Enabled(ctx, l) }
+func (q quietWhileDown) Enabled(ctx context.Context, l slog.Level) bool {
+	return q.next.Enabled(ctx, l)
+}
 
 func (q quietWhileDown) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelWarn {
