@@ -1,7 +1,9 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/kredete/herald"
+	"github.com/kredete/herald/statusapi"
 )
 
 // attrOf is an attribute's value, "" when absent.
@@ -159,5 +162,62 @@ func TestOutageLearntFromAFailedQuery(t *testing.T) {
 	}
 	if r := c.get("/readyz"); string(r.Body) != "ready\n" {
 		t.Errorf("/readyz with the database back: %q", r.Body)
+	}
+}
+
+// The public side during an outage: the page and its refresh carry the
+// notice (a new ETag), the API keeps its exact fields and says it is stale
+// in headers; back, the page is rebuilt without them.
+func TestOutagePublicSide(t *testing.T) {
+	e := newEnv(t, envOptions{proxied: true, healthInterval: 50 * time.Millisecond})
+	before := e.get("/")
+	if strings.Contains(string(before.Body), "outage-notice") {
+		t.Fatal("a notice before any cut")
+	}
+	e.cut()
+	page := waitPage(t, e, "the notice on the status page", func(r response) bool {
+		return strings.Contains(string(r.Body), `data-testid="outage-notice"`)
+	})
+	if page.Code != http.StatusOK || page.Header.Get("Etag") == before.Header.Get("Etag") {
+		t.Errorf("the page with the notice: %d, ETag %q (before %q)", page.Code, page.Header.Get("Etag"), before.Header.Get("Etag"))
+	}
+	if frag := e.get("/", "HX-Request", "true"); !strings.Contains(string(frag.Body), `data-testid="outage-notice"`) {
+		t.Error("the page's refresh lacks the notice")
+	}
+	if r := e.get("/history"); !strings.Contains(string(r.Body), `data-testid="outage-notice"`) {
+		t.Error("/history lacks the notice")
+	}
+	api := e.get("/api/v2/summary.json")
+	dec := json.NewDecoder(bytes.NewReader(api.Body))
+	dec.DisallowUnknownFields()
+	var sum statusapi.Summary
+	if err := dec.Decode(&sum); err != nil || api.Code != http.StatusOK {
+		t.Errorf("summary.json during the outage: %d, strict decode: %v", api.Code, err)
+	}
+	if !strings.HasPrefix(api.Header.Get("Warning"), "110 ") || api.Header.Get("Age") == "" {
+		t.Errorf("summary.json headers: Warning %q, Age %q", api.Header.Get("Warning"), api.Header.Get("Age"))
+	}
+	e.restore()
+	waitPage(t, e, "the notice to go", func(r response) bool {
+		return !strings.Contains(string(r.Body), "outage-notice") && r.Header.Get("Warning") == ""
+	})
+	if api := e.get("/api/v2/summary.json"); api.Header.Get("Warning") != "" || api.Header.Get("Age") != "" {
+		t.Errorf("summary.json still stale: Warning %q, Age %q", api.Header.Get("Warning"), api.Header.Get("Age"))
+	}
+}
+
+// waitPage gets / until ok holds, for up to 10 s.
+func waitPage(t *testing.T, e *env, what string, ok func(response) bool) response {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := e.get("/")
+		if ok(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

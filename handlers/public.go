@@ -79,16 +79,31 @@ func (p *Public) Changed() {
 func (p *Public) Run(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	// A failed rebuild is tried again soon, not at the next tick: after
+	// the database's return the first query may meet a connection cut
+	// during the outage.
+	var retry <-chan time.Time
+	backoff := time.Second
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.kick:
 		case <-t.C:
+		case <-retry:
 		}
-		if err := p.update(ctx); err != nil && ctx.Err() == nil {
-			p.log.Error("rebuild status snapshot", "error", err)
+		err := p.update(ctx)
+		if err == nil || ctx.Err() != nil {
+			retry, backoff = nil, time.Second
+			continue
 		}
+		if backoff == time.Second {
+			p.log.Warn("rebuild status snapshot failed; trying again", "error", err, "retry_in", backoff)
+		} else {
+			p.log.Error("rebuild status snapshot", "error", err, "retry_in", backoff)
+		}
+		retry = time.After(backoff)
+		backoff = min(2*backoff, time.Minute)
 	}
 }
 

@@ -53,7 +53,21 @@ func (s *Store) NewHealth(log *slog.Logger, interval, timeout time.Duration) *He
 		h.ping, h.stop = s.db.PingContext, func() {}
 	}
 	s.health = h
+	if s.pool != nil {
+		h.OnChange(s.dropConnections)
+	}
 	return h
+}
+
+// dropConnections closes the idle connections (the pool's and
+// database/sql's over it) when the database goes away or comes back: they
+// were cut, and a query on one that had been idle for less than a second
+// (not pinged first) would fail with "unexpected EOF" after the return.
+// Connections in use close when they are given back.
+func (s *Store) dropConnections() {
+	s.db.SetMaxIdleConns(0)
+	s.db.SetMaxIdleConns(pgIdleConns)
+	s.pool.Reset()
 }
 
 // Run checks until ctx ends. It closes its own connection on the way out.
@@ -99,9 +113,6 @@ func (h *Health) record(err error) {
 		h.down = false
 	}
 	changed := was != h.down
-	h.finished++
-	close(h.done)
-	h.done = make(chan struct{})
 	var hooks []func()
 	if changed {
 		close(h.change)
@@ -118,6 +129,13 @@ func (h *Health) record(err error) {
 	for _, f := range hooks {
 		f()
 	}
+	// The check counts as finished once its news is out: a caller of
+	// Check sees the log line written and the hooks told.
+	h.mu.Lock()
+	h.finished++
+	close(h.done)
+	h.done = make(chan struct{})
+	h.mu.Unlock()
 }
 
 // OnChange adds a function called (from the monitor's goroutine) each time

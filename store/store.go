@@ -56,6 +56,10 @@ type Store struct {
 	stmts stmtCache // the delivery path's prepared statements (prepared.go)
 }
 
+// pgIdleConns is database/sql's idle connections over the pgx pool (its
+// default), set again after dropConnections.
+const pgIdleConns = 2
+
 // Options tune a Store.
 type Options struct {
 	// Now is the clock; time.Now when nil. Tests and seeding inject their own.
@@ -84,6 +88,7 @@ func Open(ctx context.Context, dialect, dsn string, opts Options) (*Store, error
 		}
 		s.pool = pool
 		s.db = stdlib.OpenDBFromPool(pool)
+		s.db.SetMaxIdleConns(pgIdleConns)
 	case SQLite:
 		db, err := sql.Open("sqlite", sqliteDSN(dsn))
 		if err != nil {
