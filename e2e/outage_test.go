@@ -41,6 +41,7 @@ const (
 	outagePassword = "a long enough console password"
 	outageToken    = "outage-test-admin-token-0123456789"
 	outageUpdate   = "Rolling back the card authorisation deploy; next update at 11:00."
+	outageMore     = " Card payments recover as it rolls out."
 )
 
 const outagePlan = `page:
@@ -522,6 +523,16 @@ func (w *outageWorld) browserOnIncident(inc string) (browser, tab context.Contex
 // public page on a desktop and a phone, the sign-in page. Each is checked
 // with axe-core and saved as a screenshot when HERALD_SCREENSHOT_DIR is set.
 func (w *outageWorld) browserDuringOutage(t *testing.T, browser, tab context.Context) {
+	// Typing more asks htmx for the composer's preview, which needs the
+	// database: the banner is swapped into the page, the text stays.
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"] textarea[name="main"]`), outageMore)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, tab, "the banner swapped in by the failed preview",
+		`(document.querySelector('[data-testid="database-banner"]') || {innerText: ''}).innerText.includes('cannot reach its database')`)
+	if v := evalJS[string](t, tab, `document.querySelector('[data-testid="composer"] textarea[name="main"]').value`); v != outageUpdate+outageMore {
+		t.Errorf("the composer holds %q after the failed preview", v)
+	}
 	resp, err := chromedp.RunResponse(tab, chromedp.Click(chromedp.CSS(`[data-testid="composer-submit"]`)))
 	if err != nil {
 		t.Fatalf("send the composer: %v", err)
@@ -531,7 +542,7 @@ func (w *outageWorld) browserDuringOutage(t *testing.T, browser, tab context.Con
 	}
 	kept := evalJS[string](t, tab, `(() => { const f = [...document.querySelectorAll('[data-testid="not-saved-form"] [name="main"]')];
 		return f.length ? f[0].value : ''; })()`)
-	if kept != outageUpdate {
+	if kept != outageUpdate+outageMore {
 		t.Errorf("the update typed in the browser came back as %q", kept)
 	}
 	if banner := evalJS[string](t, tab, `(document.querySelector('[data-testid="database-banner"]') || {innerText: ''}).innerText`); !strings.Contains(banner, "cannot reach its database") {
