@@ -18,7 +18,10 @@ type Console struct {
 	Title  string
 	Nav    string // which nav item is current
 	Flash  string // a one-off message after a redirect
-	Banner string // a standing warning, e.g. the database is unreachable
+	Banner string // a standing warning, e.g. the snapshot is old
+	// Outage is set while Herald cannot reach its database: every page
+	// says so in a banner.
+	Outage *Outage
 	// Obligations are what the open incidents owe soon or overdue, shown
 	// on every page (the strip refreshes live and counts down).
 	Obligations []ObligationItem
@@ -37,6 +40,9 @@ type SignInView struct {
 	Email string
 	Next  string
 	Error string
+	// Outage is set while Herald cannot reach its database: signing in
+	// needs it.
+	Outage *Outage
 }
 
 // IncidentRow is one line of the incident list.

@@ -29,6 +29,9 @@ type Site struct {
 	// keep no connection to Herald, link in the form a static host serves
 	// (/incidents/ID/), and say when they were generated. Nil: live pages.
 	Static *StaticCopy
+	// Outage is set while Herald cannot reach its database: every public
+	// page says so (the status page in its refreshing part, StatusView's).
+	Outage *Outage
 }
 
 // StaticCopy is what the pages of a static copy need to know.
@@ -54,6 +57,10 @@ type StatusView struct {
 	UpdatedAt   time.Time         // last change of the data
 	Days        int
 	Version     int64 // the snapshot's version: the event stream only announces newer ones
+	// Outage is set while Herald cannot reach its database: the page's
+	// refreshing part says so, with the data's age. (Site.Outage stays
+	// nil here, so the layout does not say it twice.)
+	Outage *Outage
 }
 
 // ComponentView is one component with its uptime.

@@ -104,16 +104,28 @@ func startHerald(dir string) (_ *server, stop func(), _ error) {
 		return nil, nil, err
 	}
 
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(cleanEnv(), db, "HERALD_ADDR=127.0.0.1:0", "HERALD_ADMIN_TOKEN="+srv.Token,
-		"HERALD_CONFIG="+cfgPath, "HERALD_LOG_LEVEL=info", "HERALD_EXPORT_DIR="+filepath.Join(dir, staticCopy))
-	stdout, err := cmd.StdoutPipe()
+	url, stop, err := serveHerald(bin, append(cleanEnv(), db, "HERALD_ADMIN_TOKEN="+srv.Token,
+		"HERALD_CONFIG="+cfgPath, "HERALD_LOG_LEVEL=info", "HERALD_EXPORT_DIR="+filepath.Join(dir, staticCopy)), srv.Log)
 	if err != nil {
 		return nil, nil, err
 	}
-	cmd.Stderr = srv.Log
+	srv.URL = url
+	return srv, stop, nil
+}
+
+// serveHerald runs `bin serve` with env on a free loopback port, its output
+// into log, and returns its URL once it says it is ready. stop ends it
+// (SIGINT, then SIGKILL after 15 s).
+func serveHerald(bin string, env []string, log *syncBuffer) (url string, stop func(), _ error) {
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(env, "HERALD_ADDR=127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	exited := make(chan struct{})
 	addr := make(chan string, 1)
@@ -124,7 +136,7 @@ func startHerald(dir string) (_ *server, stop func(), _ error) {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
-			fmt.Fprintln(srv.Log, line)
+			fmt.Fprintln(log, line)
 			if _, a, ok := strings.Cut(line, marker); ok && strings.HasPrefix(line, "Herald is serving the ") {
 				select {
 				case addr <- "http://" + strings.TrimSpace(a):
@@ -145,14 +157,14 @@ func startHerald(dir string) (_ *server, stop func(), _ error) {
 		}
 	}
 	select {
-	case srv.URL = <-addr:
+	case url = <-addr:
 	case <-exited:
-		return nil, nil, fmt.Errorf("herald serve exited before it was ready:\n%s", srv.Log.String())
+		return "", nil, fmt.Errorf("herald serve exited before it was ready:\n%s", log.String())
 	case <-time.After(30 * time.Second):
 		stop()
-		return nil, nil, fmt.Errorf("herald serve did not print its address within 30s:\n%s", srv.Log.String())
+		return "", nil, fmt.Errorf("herald serve did not print its address within 30s:\n%s", log.String())
 	}
-	return srv, stop, nil
+	return url, stop, nil
 }
 
 // cleanEnv is the test's environment without any HERALD_ variable, so a

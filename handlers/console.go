@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -74,22 +73,43 @@ func currentUser(ctx context.Context) herald.User {
 func actorName(u herald.User) string { return u.Name + " <" + u.Email + ">" }
 
 // requireUser loads the session's user or sends the browser to sign in.
-// A disabled or deleted user's session ends here.
+// A disabled or deleted user's session ends here. While the database is
+// unreachable the user is the one consoleSessions found, if any.
 func (s *Server) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := s.sessions.GetString(r.Context(), "user_id")
+		ctx := r.Context()
+		if outageOf(ctx) != nil {
+			if currentUser(ctx).ID != "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if r.Method == http.MethodGet && r.Header.Get("HX-Request") != "true" {
+				// The sign-in page says why signing in cannot work now.
+				http.Redirect(w, r, "/console/sign-in?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.databaseUnavailable(w, r)
+			return
+		}
+		id := s.sessions.GetString(ctx, "user_id")
 		if id != "" {
-			u, err := s.console.User(r.Context(), id)
+			u, err := s.console.User(ctx, id)
 			if err == nil && !u.Disabled {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+				s.signIns.remember(s.sessions.Token(ctx), u, s.signInExpiry(ctx))
+				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 				return
 			}
 			if err != nil && !errors.Is(err, herald.ErrNotFound) {
-				s.log.Error("load session user", "error", err, "request_id", requestID(r.Context()))
-				http.Error(w, "the console cannot reach its database; try again shortly", http.StatusServiceUnavailable)
+				if s.unreachable(ctx, err) {
+					s.databaseUnavailable(w, r)
+					return
+				}
+				s.log.Error("load session user", "error", err, "request_id", requestID(ctx))
+				http.Error(w, "the console could not load your account; try again shortly", http.StatusInternalServerError)
 				return
 			}
-			s.sessions.Destroy(r.Context()) //nolint:errcheck
+			s.signIns.forget(s.sessions.Token(ctx))
+			s.sessions.Destroy(ctx) //nolint:errcheck
 		}
 		if r.Method != http.MethodGet {
 			http.Error(w, "sign in first", http.StatusUnauthorized)
@@ -97,6 +117,13 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		}
 		http.Redirect(w, r, "/console/sign-in?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	})
+}
+
+// signInExpiry is how long this replica may remember the session for an
+// outage: no longer than the session itself would last unused. On the
+// wall clock, as the session store's own expiry.
+func (s *Server) signInExpiry(ctx context.Context) time.Time {
+	return time.Now().Add(min(time.Until(s.sessions.Deadline(ctx)), s.sessions.IdleTimeout))
 }
 
 // requirePerm refuses users whose role lacks the permission: the check is
@@ -122,6 +149,12 @@ func (s *Server) requirePerm(p herald.Permission) func(http.Handler) http.Handle
 // consoleFrame is what every console page shares.
 func (s *Server) consoleFrame(r *http.Request, title, nav string) components.Console {
 	c := components.Console{Site: s.site, JS: s.consoleJS, User: currentUser(r.Context()), Title: title, Nav: nav}
+	if o := outageOf(r.Context()); o != nil {
+		// Neither the flash (in the session) nor the strip (the open
+		// incidents) can be read: the banner says why.
+		c.Outage = o
+		return c
+	}
 	// A background refresh (htmx) must not take the one-off message meant
 	// for the page the user is about to see.
 	if s.sessions != nil && r.Header.Get("HX-Request") != "true" {
@@ -220,6 +253,10 @@ func (s *Server) consoleErrors(h handlerFunc) http.HandlerFunc {
 			return
 		}
 		status, msg := statusOf(err)
+		if status >= 500 && s.unreachable(r.Context(), err) {
+			s.databaseUnavailable(w, r)
+			return
+		}
 		if status >= 500 {
 			s.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "error", err,
 				"request_id", requestID(r.Context()))
@@ -230,13 +267,26 @@ func (s *Server) consoleErrors(h handlerFunc) http.HandlerFunc {
 	}
 }
 
+// sessionError answers a request whose session could not be loaded or
+// saved.
+func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.unreachable(r.Context(), err) {
+		s.databaseUnavailable(w, r)
+		return
+	}
+	s.log.Error("session store", "error", err, "request_id", requestID(r.Context()))
+	http.Error(w, "the console could not load your session; try again shortly", http.StatusInternalServerError)
+}
+
 // flash leaves a one-off message for the next page.
 func (s *Server) flash(r *http.Request, msg string) { s.sessions.Put(r.Context(), "flash", msg) }
 
 // newSessions configures server-side sessions: stored in the database (so
 // they work on every replica), idle and absolute expiry, HttpOnly,
 // SameSite=Lax, Secure unless serving plain HTTP on loopback.
-func newSessions(store scs.Store, secure bool, log *slog.Logger) *scs.SessionManager {
+// A session that cannot be loaded or saved for want of the database gets
+// the console's answer to that (onError).
+func newSessions(store scs.Store, secure bool, onError func(w http.ResponseWriter, r *http.Request, err error)) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = store
 	sm.Lifetime = 12 * time.Hour
@@ -246,9 +296,6 @@ func newSessions(store scs.Store, secure bool, log *slog.Logger) *scs.SessionMan
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = secure
 	sm.Cookie.Path = "/"
-	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		log.Error("session store", "error", err, "request_id", requestID(r.Context()))
-		http.Error(w, "the console cannot reach its database; try again shortly", http.StatusServiceUnavailable)
-	}
+	sm.ErrorFunc = onError
 	return sm
 }

@@ -43,6 +43,16 @@ func safeNext(next string) string {
 }
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
+	if o := outageOf(r.Context()); o != nil {
+		// The session store is the database: say so before anyone types
+		// a password into a form that cannot work.
+		w.Header().Set("Retry-After", "10")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		components.SignIn(components.SignInView{Site: s.site, Next: r.URL.Query().Get("next"), Outage: o}).Render(r.Context(), w) //nolint:errcheck
+		return
+	}
 	if s.sessions.GetString(r.Context(), "user_id") != "" {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
@@ -60,15 +70,41 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	next := r.PostFormValue("next")
 	view := components.SignInView{Site: s.site, Email: email, Next: next}
 	ctx := r.Context()
+	// Without the database neither the password nor the session can be
+	// checked or kept: say that, not "wrong password".
+	outage := func() error {
+		view.Outage = outageOf(ctx)
+		if view.Outage == nil {
+			view.Outage = s.outage()
+		}
+		if view.Outage == nil {
+			view.Outage = s.outageSince(s.now())
+		}
+		view.Error = signInFailedOutage
+		w = bypassSession(w)
+		w.Header().Set("Retry-After", "10")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		s.render(w, r, components.SignIn(view))
+		return nil
+	}
+	if outageOf(ctx) != nil {
+		return outage()
+	}
 	since := s.now().Add(-failureWindow)
 	accountKey, addressKey := "account:"+email, "address:"+clientAddress(r)
 
 	nAccount, err := s.console.LoginFailures(ctx, accountKey, since)
 	if err != nil {
+		if s.unreachable(ctx, err) {
+			return outage()
+		}
 		return err
 	}
 	nAddress, err := s.console.LoginFailures(ctx, addressKey, since)
 	if err != nil {
+		if s.unreachable(ctx, err) {
+			return outage()
+		}
 		return err
 	}
 	if nAccount >= maxAccountFailure || nAddress >= maxAddressFailure {
@@ -84,6 +120,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, herald.ErrNotFound):
 		err = s.hasher.CheckMissing(password) // same time as a wrong password
+	case err != nil && s.unreachable(ctx, err):
+		return outage()
 	case err != nil:
 		return err
 	case user.Disabled:
@@ -94,6 +132,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		for _, k := range []string{accountKey, addressKey} {
 			if rerr := s.console.RecordLoginFailure(ctx, k); rerr != nil {
+				if s.unreachable(ctx, rerr) {
+					return outage()
+				}
 				return rerr
 			}
 		}
@@ -104,6 +145,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if err := s.console.ClearLoginFailures(ctx, accountKey); err != nil {
+		if s.unreachable(ctx, err) {
+			return outage()
+		}
 		return err
 	}
 	// A new session id at sign-in: a token planted before sign-in (session
@@ -118,6 +162,17 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(s.sessions.Cookie.Name); err == nil {
+		s.signIns.forget(c.Value)
+	}
+	if outageOf(r.Context()) != nil {
+		// The session cannot be deleted from the database now: this
+		// replica forgets it and the browser drops its cookie; the stored
+		// session expires unused.
+		s.sessions.WriteSessionCookie(r.Context(), w, "", time.Time{})
+		http.Redirect(w, r, "/console/sign-in", http.StatusSeeOther)
+		return nil
+	}
 	if err := s.sessions.Destroy(r.Context()); err != nil {
 		return err
 	}

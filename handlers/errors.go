@@ -72,6 +72,11 @@ func (s *Server) htmlErrors(h handlerFunc) http.HandlerFunc {
 			return
 		}
 		status, msg := statusOf(err)
+		if status >= 500 && s.unreachable(r.Context(), err) {
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, databaseMessage(r), http.StatusServiceUnavailable)
+			return
+		}
 		if status >= 500 {
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err, "request_id", requestID(r.Context()))
 		}
@@ -91,11 +96,25 @@ func (s *Server) jsonErrors(h handlerFunc) http.HandlerFunc {
 			return
 		}
 		status, msg := statusOf(err)
+		if status >= 500 && s.unreachable(r.Context(), err) {
+			w.Header().Set("Retry-After", "10")
+			writeJSONError(w, http.StatusServiceUnavailable, databaseMessage(r), nil)
+			return
+		}
 		if status >= 500 {
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err, "request_id", requestID(r.Context()))
 		}
 		writeJSONError(w, status, msg, errorFields(err))
 	}
+}
+
+// databaseMessage says a request could not be served for want of the
+// database: a write was not saved, a read could not be made.
+func databaseMessage(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return "Herald cannot reach its database, so this cannot be shown now; try again in a few minutes. The status page still shows the last status."
+	}
+	return "Herald cannot reach its database, so nothing was saved; try again in a few minutes. The status page still shows the last status."
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string, fields map[string]string) {

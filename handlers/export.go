@@ -295,7 +295,7 @@ func (x *Exporter) Export(ctx context.Context, s *Snapshot) (ExportStats, error)
 	// The status page last, always: its note is the copy's heartbeat.
 	delete(x.written, "index.html")
 	err = page("index.html", func(site components.Site) templ.Component {
-		v := s.status
+		v := s.view
 		v.Site = site
 		return components.StatusPage(v)
 	})

@@ -346,7 +346,6 @@ func TestOfferNeverBlocksAndTheLatestWins(t *testing.T) {
 	}
 }
 
-
 // BenchmarkExport measures the static export of the benchmark's data (about
 // 20 incidents, 4 history pages): "all" writes every file into an empty
 // directory, as `herald export` and a server's first export do; "rebuild"

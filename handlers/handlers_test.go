@@ -81,6 +81,11 @@ type env struct {
 	ids    map[string]string // component key → id
 	logs   *syncBuffer
 	deps   handlers.Deps // what New was given
+	// With envOptions.proxied: the proxy between the store and
+	// PostgreSQL, the database monitor, and its log.
+	proxy      *storetest.Proxy
+	health     *store.Health
+	healthLogs *syncBuffer
 }
 
 type envOptions struct {
@@ -101,6 +106,11 @@ type envOptions struct {
 	metricsToken string
 	// trustedProxies is HERALD_TRUSTED_PROXIES; nil: none.
 	trustedProxies []netip.Prefix
+	// proxied puts a proxy the test can cut between the store and a fresh
+	// PostgreSQL database, and wires the database monitor (checking every
+	// healthInterval) as cmd/herald does.
+	proxied        bool
+	healthInterval time.Duration
 }
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -112,7 +122,22 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	ctx := context.Background()
 	clk := &clock{t: start}
-	st := storetest.Open(t, o.dialect, store.Options{Now: clk.Now})
+	var st *store.Store
+	var proxy *storetest.Proxy
+	if o.proxied {
+		var u string
+		u, _, proxy = storetest.ProxiedURL(t)
+		var err error
+		if st, err = store.Open(ctx, store.Postgres, u, store.Options{Now: clk.Now}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		st = storetest.Open(t, o.dialect, store.Options{Now: clk.Now})
+	}
 	plan, err := config.LoadPlan("")
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +187,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 		m := metrics.New(metrics.Options{Store: st, Plan: plan, SSEClients: public.Broker().Clients, Log: log})
 		deps.Metrics, deps.MetricsToken, deps.Requests = m.Handler(), o.metricsToken, m
 	}
+	var health *store.Health
+	healthLogs := &syncBuffer{}
+	if o.proxied {
+		// The monitor logs the outage at ERROR, as it should: its own log.
+		health = st.NewHealth(slog.New(slog.NewTextHandler(healthLogs, nil)), o.healthInterval, 500*time.Millisecond)
+		public.UseHealth(health)
+		health.OnChange(public.Changed)
+		deps.Health = health
+		bg, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel) // before the store closes (cleanups run last first)
+		go health.Run(bg)
+		go public.Run(bg)
+	}
 	h := handlers.New(deps)
 	comps, err := st.Components(ctx)
 	if err != nil {
@@ -171,7 +209,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	for _, c := range comps {
 		ids[c.Key] = c.ID
 	}
-	return &env{t: t, h: h, store: st, public: public, plan: plan, clock: clk, ids: ids, logs: logs, deps: deps}
+	return &env{t: t, h: h, store: st, public: public, plan: plan, clock: clk, ids: ids, logs: logs, deps: deps,
+		proxy: proxy, health: health, healthLogs: healthLogs}
 }
 
 // on returns the env reporting to t, for use in a subtest.
@@ -697,7 +736,7 @@ func TestHealth(t *testing.T) {
 	}
 	down := newEnv(t, envOptions{ready: func() error { return io.ErrUnexpectedEOF }})
 	if r := down.get("/readyz"); r.Code != http.StatusServiceUnavailable {
-		t.Errorf("/readyz when the database is away = %d, want 503", r.Code)
+		t.Errorf("/readyz when the readiness check fails = %d, want 503", r.Code)
 	}
 }
 

@@ -32,6 +32,7 @@ type Public struct {
 	broker  *Broker
 	onSwap  func(*Snapshot) // see OnRefresh
 	served  atomic.Uint64   // requests answered from the snapshot
+	health  DatabaseHealth  // nil: the database is taken to answer (see UseHealth)
 }
 
 // Served counts the requests answered from the snapshot so far: the
@@ -81,20 +82,37 @@ func (p *Public) Changed() {
 }
 
 // Run rebuilds the snapshot when Changed is called, and every minute so the
-// uptime bars roll over at midnight. It returns when ctx ends.
+// uptime bars roll over at midnight; while the database is unreachable it
+// renders the last snapshot's pages again instead, with a notice of their
+// age (update). It returns when ctx ends.
 func (p *Public) Run(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	// A failed rebuild is tried again soon, not at the next tick: after
+	// the database's return the first query may meet a connection cut
+	// during the outage.
+	var retry <-chan time.Time
+	backoff := time.Second
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.kick:
 		case <-t.C:
+		case <-retry:
 		}
-		if err := p.Refresh(ctx); err != nil && ctx.Err() == nil {
-			p.log.Error("rebuild status snapshot", "error", err)
+		err := p.update(ctx)
+		if err == nil || ctx.Err() != nil {
+			retry, backoff = nil, time.Second
+			continue
 		}
+		if backoff == time.Second {
+			p.log.Warn("rebuild status snapshot failed; trying again", "error", err, "retry_in", backoff)
+		} else {
+			p.log.Error("rebuild status snapshot", "error", err, "retry_in", backoff)
+		}
+		retry = time.After(backoff)
+		backoff = min(2*backoff, time.Minute)
 	}
 }
 
@@ -142,6 +160,9 @@ func (h *hotPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if s := h.public.snap.Load(); s != nil {
 				if e, ok := s.Entry(key); ok {
 					h.public.served.Add(1)
+					if s.outage != nil {
+						s.outage.headers(w.Header(), h.public.builder.Now())
+					}
 					if h.obs == nil {
 						serveEntry(w, r, e)
 						return
@@ -230,6 +251,9 @@ func (p *Public) Page(key string) http.HandlerFunc {
 		if !ok {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if s.outage != nil {
+			s.outage.headers(w.Header(), p.builder.Now())
 		}
 		serveEntry(w, r, e)
 	}

@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -36,7 +37,11 @@ type Deps struct {
 	AdminToken   string
 	Static       http.Handler // hashed assets under /static/
 	Ready        func() error // nil when ready to serve
-	Now          func() time.Time
+	// Health tells whether the database answers; nil: taken to answer.
+	// While it does not, the public side serves its snapshot, /readyz
+	// stays ready and says so, and the console says it cannot save.
+	Health DatabaseHealth
+	Now    func() time.Time
 	// TwilioCallback verifies Twilio's status callbacks; nil when SMS is off.
 	TwilioCallback StatusCallback
 	// DeliveryStatus records them.
@@ -120,13 +125,15 @@ type Server struct {
 	hasher            PasswordHasher
 	adminToken        string
 	ready             func() error
+	health            DatabaseHealth
+	signIns           signIns // sessions checked while the database answered (console_outage.go)
 	now               func() time.Time
 }
 
 // newServer holds d's dependencies, with defaults filled in.
 func newServer(d Deps) *Server {
 	s := &Server{log: d.Log, plan: d.Plan, templates: d.Templates, loc: d.Location, site: d.Site, consoleJS: d.ConsoleJS,
-		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, now: d.Now,
+		public: d.Public, admin: d.Admin, console: d.Console, hasher: d.Hasher, adminToken: d.AdminToken, ready: d.Ready, health: d.Health, now: d.Now,
 		twilioCallback: d.TwilioCallback, deliveryStatus: d.DeliveryStatus, pdWebhook: d.PagerDutyWebhook, pdEvents: d.PagerDutyEvents,
 		automationSecrets: d.AutomationSecrets, automation: d.Automation,
 		subscriptions: d.Subscriptions, mailer: d.Mailer, publicURL: d.PublicURL,
@@ -227,7 +234,7 @@ func New(d Deps) http.Handler {
 	})
 
 	if d.Console != nil {
-		s.sessions = newSessions(d.Sessions, d.SecureCookie, d.Log)
+		s.sessions = newSessions(d.Sessions, d.SecureCookie, s.sessionError)
 		r.Route("/console", s.consoleRoutes)
 	}
 
@@ -258,10 +265,24 @@ func inPublicAPI(path string) bool {
 	return path == "/api/v2" || strings.HasPrefix(path, "/api/v2/")
 }
 
+// readyz stays ready while the database is unreachable, saying so: a
+// replica holding a snapshot serves the status page, and failing readiness
+// then would take every replica out of the load balancer exactly when the
+// page is needed most.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.ready != nil {
 		if err := s.ready(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if s.health != nil {
+		if since, down := s.health.Down(); down {
+			asOf := ""
+			if p := s.public.Snapshot(); p != nil {
+				asOf = "; serving the status as of " + p.BuiltAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "ready (degraded: database unreachable since %s%s)\n", since.UTC().Format(time.RFC3339), asOf)
 			return
 		}
 	}
@@ -271,15 +292,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // consoleRoutes lists every console URL with the permission it needs. The
 // role matrix test walks this table.
 func (s *Server) consoleRoutes(r chi.Router) {
-	r.Use(s.sessions.LoadAndSave)
-	r.Get("/sign-in", s.signInPage)
-	r.Post("/sign-in", s.consoleErrors(s.signIn))
+	// The database banner's own refresh, outside the session.
+	r.Get("/database", s.databaseBanner)
 	r.Group(func(r chi.Router) {
-		r.Use(s.requireUser)
-		r.Post("/sign-out", s.consoleErrors(s.signOut))
-		for _, rt := range s.ConsoleRoutes() {
-			r.With(s.requirePerm(rt.Perm)).Method(rt.Method, rt.Pattern, rt.Handler)
-		}
+		r.Use(s.consoleSessions)
+		r.Get("/sign-in", s.signInPage)
+		r.Post("/sign-in", s.consoleErrors(s.signIn))
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireUser)
+			r.Post("/sign-out", s.consoleErrors(s.signOut))
+			for _, rt := range s.ConsoleRoutes() {
+				mw := []func(http.Handler) http.Handler{s.requirePerm(rt.Perm)}
+				if !offlineRoutes[rt.Method+" "+rt.Pattern] {
+					mw = append(mw, s.needsDatabase)
+				}
+				r.With(mw...).Method(rt.Method, rt.Pattern, rt.Handler)
+			}
+		})
 	})
 }
 

@@ -50,7 +50,8 @@ type Snapshot struct {
 	components map[string]herald.Component
 	site       components.Site
 	months     []components.Month    // newest first
-	status     components.StatusView // the status page's data, for the static export
+	view       components.StatusView // what "/" was rendered from, to render it again with a notice (outage.go) and for the static export
+	outage     *outageState          // set on a copy served while the database is unreachable
 
 	mu   sync.Mutex
 	lazy map[string]*Entry // pages rendered on first request
@@ -207,7 +208,7 @@ func (b *SnapshotBuilder) assemble(version int64, updatedAt, now time.Time, grou
 		}
 		view.Items = append(view.Items, iv)
 	}
-	s.status = view
+	s.view = view
 	lastMod := updatedAt
 	html := "text/html; charset=utf-8"
 	if err := s.putTempl("/", components.StatusPage(view), html, lastMod); err != nil {

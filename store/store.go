@@ -38,6 +38,7 @@ type Store struct {
 	dialect string
 	now     func() time.Time
 	local   chan struct{} // signalled after every committed write in this process
+	health  *Health       // set by NewHealth: the listener reconnects when it says the database is back
 
 	sessions     scs.Store
 	stopSessions func()
@@ -54,6 +55,10 @@ type Store struct {
 
 	stmts stmtCache // the delivery path's prepared statements (prepared.go)
 }
+
+// pgIdleConns is database/sql's idle connections over the pgx pool (its
+// default), set again after dropConnections.
+const pgIdleConns = 2
 
 // Options tune a Store.
 type Options struct {
@@ -83,6 +88,7 @@ func Open(ctx context.Context, dialect, dsn string, opts Options) (*Store, error
 		}
 		s.pool = pool
 		s.db = stdlib.OpenDBFromPool(pool)
+		s.db.SetMaxIdleConns(pgIdleConns)
 	case SQLite:
 		db, err := sql.Open("sqlite", sqliteDSN(dsn))
 		if err != nil {

@@ -42,54 +42,78 @@ func (s *Store) Watch(ctx context.Context, poll time.Duration, log *slog.Logger,
 	}
 }
 
-// listen holds one connection in LISTEN and reconnects with backoff.
-// Notifications sent while it was not listening (the database restarted,
-// the connection dropped) are lost, so a reconnection counts as a change:
-// the caller reloads and misses nothing written in the gap.
+// listen holds one connection in LISTEN and reconnects with backoff. With
+// a monitor (NewHealth), each change of the database's state ends the wait
+// on the connection at once: going down, a connection the network dropped
+// silently could otherwise wait for minutes; coming back, LISTEN resumes
+// without waiting out the backoff. After a reconnect it signals a change
+// once, since notifications sent in between were missed.
 func (s *Store) listen(ctx context.Context, log *slog.Logger, out chan<- struct{}) {
 	backoff := 100 * time.Millisecond
-	lost := false
-	for ctx.Err() == nil {
+	signal := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
+	for connected := false; ctx.Err() == nil; {
+		var changed <-chan struct{} // nil without a monitor: never ready
+		if s.health != nil {
+			changed = s.health.changed()
+		}
 		err := func() error {
-			conn, err := s.pool.Acquire(ctx)
+			lctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-changed:
+					cancel()
+				case <-lctx.Done():
+				}
+			}()
+			conn, err := s.pool.Acquire(lctx)
 			if err != nil {
 				return err
 			}
 			defer conn.Release()
-			if _, err := conn.Exec(ctx, "LISTEN herald_changes"); err != nil {
+			if _, err := conn.Exec(lctx, "LISTEN herald_changes"); err != nil {
+				conn.Conn().Close(context.Background()) //nolint:errcheck // dropped, not returned listening
 				return err
 			}
 			backoff = 100 * time.Millisecond
-			if lost {
-				lost = false
+			if connected {
 				log.Info("listening for changes again")
-				select {
-				case out <- struct{}{}:
-				default:
-				}
+				signal()
 			}
+			connected = true
 			for {
-				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+				if _, err := conn.Conn().WaitForNotification(lctx); err != nil {
 					// The connection may be broken; drop it rather than
 					// return it to the pool still listening.
-					conn.Conn().Close(context.Background())
+					conn.Conn().Close(context.Background()) //nolint:errcheck
 					return err
 				}
-				select {
-				case out <- struct{}{}:
-				default:
-				}
+				signal()
 			}
 		}()
 		if ctx.Err() != nil {
 			return
 		}
-		lost = true
-		log.Warn("listen for changes failed; retrying", "error", err, "retry_in", backoff)
+		select {
+		case <-changed:
+			continue // the database went away or came back: reconnect now
+		default:
+		}
+		if _, down := s.health.downState(); down {
+			log.Debug("listen for changes failed; the database is unreachable", "error", err, "retry_in", backoff)
+		} else {
+			log.Warn("listen for changes failed; retrying", "error", err, "retry_in", backoff)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
+		case <-changed:
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}

@@ -417,7 +417,9 @@ func waitFile(t *testing.T, dir, rel, what string, ok func(b []byte) bool) []byt
 	}
 }
 
-func has(s string) func([]byte) bool { return func(b []byte) bool { return bytes.Contains(b, []byte(s)) } }
+func has(s string) func([]byte) bool {
+	return func(b []byte) bool { return bytes.Contains(b, []byte(s)) }
+}
 
 // TestExportDirKeptCurrentWhileServing runs two replicas of serve on one
 // database, both keeping HERALD_EXPORT_DIR (one directory) current: an

@@ -173,6 +173,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	// The database's health: asked every 2 s (and at once when a query
+	// fails), each check given 2 s. While it does not answer the public
+	// side serves the last snapshot with its age, /readyz stays ready and
+	// the console says changes cannot be saved; all of it recovers by
+	// itself when the database is back.
+	health := st.NewHealth(log, dbCheckInterval, dbCheckTimeout)
+	public.UseHealth(health)
+	health.OnChange(public.Changed)
 	if err := public.Refresh(ctx); err != nil {
 		return fmt.Errorf("build the status page: %w", err)
 	}
@@ -206,11 +214,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
 		Public: public, Admin: st, Console: st, Sessions: st.SessionStore(), SecureCookie: cfg.CookieSecure,
 		Hasher: auth.Hasher{Params: auth.DefaultParams}, AdminToken: cfg.AdminToken.Reveal(), Static: assets, TrustedProxies: cfg.TrustedProxies,
-		Ready: func() error {
-			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			return st.Ping(pctx)
-		}})
+		Health: health})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -255,7 +259,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	var eng *runningEngine
 	if cfg.Engine {
-		if eng, err = startEngine(bg, cfg, plan, st, loc, log, public.Served, reg); err != nil {
+		// The queue and the engine poll the database: during an outage
+		// their failures are logged at debug (the monitor said it once).
+		engLog := slog.New(quietWhileDown{next: log.Handler(), down: health.Down})
+		if eng, err = startEngine(bg, cfg, plan, st, loc, engLog, public.Served, reg); err != nil {
 			return err
 		}
 		defer func() {
@@ -264,6 +271,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			eng.stop(sctx, cancel)
 		}()
 	}
+	// Back from an outage, the engine reckons its clocks again at once.
+	health.OnChange(eng.changed)
+	go health.Run(bg)
 	go st.Watch(bg, cfg.PollInterval, log, func() {
 		public.Changed()
 		eng.changed()
@@ -311,5 +321,12 @@ func printPlan(w io.Writer, p herald.Plan) {
 		fmt.Fprintf(w, "  - %s: %s (%s)\n", e.Name, e.Frequency, e.Scope)
 	}
 }
+
+// How often the database's health is checked, and how long a check may
+// take before the database counts as unreachable.
+const (
+	dbCheckInterval = 2 * time.Second
+	dbCheckTimeout  = 2 * time.Second
+)
 
 func getenvGOGC() string { return os.Getenv("GOGC") }
