@@ -137,4 +137,3 @@ func firstDiff(a, b []string) int {
 	}
 	return -1
 }
-
