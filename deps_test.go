@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"scripts/plainserver":       {},
 	"scripts/enginebench":       {"*"},
 	"scripts/fanoutbench":       {"*"},
+	"scripts/vulndb":            {},
 	"e2e":                       {},
 	"auth":                      {},
 	// The webhook adapter writes Statuspage's objects as the API does.
