@@ -359,10 +359,13 @@ func (r Report) Lapses() []string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// mdText escapes what Markdown would read as markup or HTML in user text.
+// mdText escapes what Markdown would read as markup or HTML in user text,
+// and puts it on one line: every place in the report is inline, where a
+// line break in a name or a note would end a heading, a table row or a
+// list item and let the rest start markup of its own.
 func mdText(s string) string {
 	return strings.NewReplacer("\\", "\\\\", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[", "]", "\\]",
-		"|", "\\|", "#", "\\#").Replace(s)
+		"|", "\\|", "#", "\\#").Replace(oneLine(s))
 }
 
-func mdCell(s string) string { return mdText(oneLine(s)) }
+func mdCell(s string) string { return mdText(s) }

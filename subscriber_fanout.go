@@ -127,7 +127,8 @@ func RenderSubscriberMail(page Page, in Incident, up Update, components []string
 	fmt.Fprintf(&b, "\nYou receive this because you subscribed to %s.\nChoose components: %s\nUnsubscribe: %s\n",
 		page.Name, links.Manage, links.Unsubscribe)
 	return SubscriberMail{
-		Subject: fmt.Sprintf("[%s] %s: %s", page.Name, in.Name, up.Status.Label()),
+		// One line: the mail adapter refuses a subject with a line break.
+		Subject: fmt.Sprintf("[%s] %s: %s", oneLine(page.Name), oneLine(in.Name), up.Status.Label()),
 		Text:    b.String(),
 		Headers: UnsubscribeHeaders(links),
 	}
@@ -152,7 +153,7 @@ const WebhookDisableAfter = 3
 // Herald stopped posting to it: which endpoint (its host only: the URL may
 // carry a token), why, and how to start again.
 func RenderWebhookDisabledMail(page Page, sub Subscriber, failures int, lastProblem, subscribeURL string) (subject, text string) {
-	subject = fmt.Sprintf("[%s] Webhook notifications stopped for %s", page.Name, EndpointHost(sub.Address))
+	subject = fmt.Sprintf("[%s] Webhook notifications stopped for %s", oneLine(page.Name), EndpointHost(sub.Address))
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s stopped sending status notifications to your webhook at %s: its last %d notifications failed, each after its retries.\n\n",
 		page.Name, EndpointHost(sub.Address), failures)

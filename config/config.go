@@ -375,33 +375,66 @@ func FromEnv(getenv func(string) string) (Config, error) {
 //	sqlite:herald.db, sqlite:/var/lib/herald/herald.db, sqlite::memory:
 //	file:herald.db, or a plain path ending in .db, .sqlite or .sqlite3
 func SplitDatabaseURL(u string) (dialect, dsn string, err error) {
-	switch {
-	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		return "postgres", u, nil
-	case strings.HasPrefix(u, "sqlite://"):
-		return "sqlite", strings.TrimPrefix(u, "sqlite://"), nil
-	case strings.HasPrefix(u, "sqlite:"):
-		return "sqlite", strings.TrimPrefix(u, "sqlite:"), nil
-	case strings.HasPrefix(u, "file:"):
-		return "sqlite", u, nil
-	case strings.HasSuffix(u, ".db"), strings.HasSuffix(u, ".sqlite"), strings.HasSuffix(u, ".sqlite3"):
-		return "sqlite", u, nil
+	if dialect, dsn = dialectOf(u); dialect == "" {
+		return "", "", fmt.Errorf("%q is neither postgres://… nor sqlite:PATH", redactURL(u))
 	}
-	return "", "", fmt.Errorf("%q is neither postgres://… nor sqlite:PATH", redactURL(u))
+	return dialect, dsn, nil
 }
 
-// redactURL hides a password in a database URL.
+// dialectOf is SplitDatabaseURL without the error: "" for a URL it does not
+// know.
+func dialectOf(u string) (dialect, dsn string) {
+	switch {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return "postgres", u
+	case strings.HasPrefix(u, "sqlite://"):
+		return "sqlite", strings.TrimPrefix(u, "sqlite://")
+	case strings.HasPrefix(u, "sqlite:"):
+		return "sqlite", strings.TrimPrefix(u, "sqlite:")
+	case strings.HasPrefix(u, "file:"):
+		return "sqlite", u
+	case strings.HasSuffix(u, ".db"), strings.HasSuffix(u, ".sqlite"), strings.HasSuffix(u, ".sqlite3"):
+		return "sqlite", u
+	}
+	return "", ""
+}
+
+// redactURL hides a password in a database URL. An SQLite path has none. A
+// URL mistyped without "//" (postgres:user:pass@host/db) still has one: all
+// that comes before its host is hidden.
 func redactURL(u string) string {
 	at := strings.LastIndexByte(u, '@')
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 {
+	if at < 0 {
 		return u
+	}
+	scheme := strings.Index(u, "://")
+	if scheme < 0 || scheme > at {
+		if dialect, _ := dialectOf(u); dialect == "sqlite" {
+			return u
+		}
+		prefix := ""
+		if i := strings.IndexByte(u, ':'); i > 0 && i < at && isScheme(u[:i]) {
+			prefix = u[:i+1]
+		}
+		return prefix + "[redacted]" + u[at:]
 	}
 	cred := u[scheme+3 : at]
 	if user, _, ok := strings.Cut(cred, ":"); ok {
 		return u[:scheme+3] + user + ":[redacted]" + u[at:]
 	}
 	return u
+}
+
+// isScheme reports whether s is a URL scheme: a letter, then letters,
+// digits, + - or .
+func isScheme(s string) bool {
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // RedactedDatabaseURL is the database URL safe to print.

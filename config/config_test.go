@@ -180,6 +180,8 @@ func TestFromEnvRefuses(t *testing.T) {
 		{"missing metrics token file", map[string]string{"HERALD_METRICS_TOKEN_FILE": filepath.Join(dir, "nope")}, []string{"HERALD_METRICS_TOKEN_FILE", "nope"}, ""},
 		{"unknown database", map[string]string{"HERALD_DATABASE_URL": "mysql://root:hunter2@db/herald"}, []string{"HERALD_DATABASE_URL", "root:[redacted]@db"}, "hunter2"},
 		{"database without scheme", map[string]string{"HERALD_DATABASE_URL": "herald"}, []string{"HERALD_DATABASE_URL", `"herald"`}, ""},
+		{"database url without //", map[string]string{"HERALD_DATABASE_URL": "postgres:herald:hunter2@db/herald"},
+			[]string{"HERALD_DATABASE_URL", `"postgres:[redacted]@db/herald"`}, "hunter2"},
 		{"admin email without password", map[string]string{"HERALD_ADMIN_EMAIL": "ops@kredete.com"},
 			[]string{"HERALD_ADMIN_EMAIL", "HERALD_ADMIN_PASSWORD"}, ""},
 		{"short automation secret", map[string]string{"HERALD_AUTOMATION_SECRETS": "long-enough-secret-01,tiny"},
@@ -354,5 +356,25 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if got := config.Secret("").String(); got != "" {
 		t.Errorf("an empty secret prints %q; want nothing", got)
+	}
+}
+
+// TestRedactedDatabaseURL: a password is hidden however the URL is
+// written, a path (SQLite's) is shown as it is.
+func TestRedactedDatabaseURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://herald:pw@db/herald": "postgres://herald:[redacted]@db/herald",
+		"postgres://herald@db/herald":    "postgres://herald@db/herald",
+		"postgres:herald:pw@db/herald":   "postgres:[redacted]@db/herald",
+		"herald:pw@db":                   "herald:[redacted]@db",
+		"user:pw@db/herald":              "user:[redacted]@db/herald",
+		"9x:pw@db":                       "[redacted]@db",
+		"sqlite:/var/lib/a@b/herald.db":  "sqlite:/var/lib/a@b/herald.db",
+		"/srv/herald@2026/herald.db":     "/srv/herald@2026/herald.db",
+		"sqlite:herald.db":               "sqlite:herald.db",
+	} {
+		if got := (config.Config{DatabaseURL: in}).RedactedDatabaseURL(); got != want {
+			t.Errorf("RedactedDatabaseURL(%q) = %q; want %q", in, got, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -44,7 +45,7 @@ func ParsePlan(b []byte, name string) (herald.Plan, error) {
 		if errors.Is(err, io.EOF) {
 			return herald.Plan{}, fmt.Errorf("config %s: the file is empty", name)
 		}
-		return herald.Plan{}, fmt.Errorf("config %s: %s", name, cleanYAMLError(err))
+		return herald.Plan{}, fmt.Errorf("config %s: %s", name, located(b, cleanYAMLError(err)))
 	}
 	var f file
 	dec = yaml.NewDecoder(bytes.NewReader(b))
@@ -74,6 +75,39 @@ func ParsePlan(b []byte, name string) (herald.Plan, error) {
 	}
 	localResults(p.Exercises.Results, loc)
 	return p, nil
+}
+
+var hasLine = regexp.MustCompile(`^line [0-9]+: `)
+
+// located gives a YAML syntax error its line when the YAML library leaves
+// it out: it does for an error on the first line (it counts lines from 0
+// and skips a 0) and for a character it cannot read, which it reports by
+// byte offset, not at all here. The line is then the first unreadable
+// character's, else the first.
+func located(b []byte, msg string) string {
+	if hasLine.MatchString(msg) {
+		return msg
+	}
+	line := 1
+	if strings.Contains(msg, "character") || strings.Contains(msg, "octet") {
+		for i := 0; i < len(b); {
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size <= 1 || !yamlChar(r) {
+				break
+			}
+			if r == '\n' {
+				line++
+			}
+			i += size
+		}
+	}
+	return fmt.Sprintf("line %d: %s", line, msg)
+}
+
+// yamlChar reports whether YAML allows r in a document (YAML 1.2, 5.1).
+func yamlChar(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+		r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd && r != 0xfeff || r >= 0x10000 && r <= 0x10ffff
 }
 
 // valueError is a value one of the plan's own parsers refused. It keeps the

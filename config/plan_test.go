@@ -382,6 +382,22 @@ func TestParsePlanEmpty(t *testing.T) {
 	}
 }
 
+// TestParsePlanSyntaxLine: a syntax error says its line, also on the first
+// line and for a character YAML cannot read (the YAML library gives neither).
+func TestParsePlanSyntaxLine(t *testing.T) {
+	for content, want := range map[string]string{
+		`"`:                              "line 1: ",
+		"page: [\n":                      "line 1: ", // where the unclosed [ is
+		"page:\n  name: x\n  id: \x01\n": "line 3: ",
+		"page:\n  name: \xff\n":          "line 2: ",
+	} {
+		_, err := config.ParsePlan([]byte(content), "x.yaml")
+		if err == nil || !strings.HasPrefix(err.Error(), "config x.yaml: "+want) {
+			t.Errorf("ParsePlan(%q) = %v; want config x.yaml: %s...", content, err, want)
+		}
+	}
+}
+
 func TestParsePlanAvailability(t *testing.T) {
 	for _, tt := range []struct {
 		in   string

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,6 +87,57 @@ type automationReport struct {
 	DataLossSeconds *int64 `json:"data_loss_seconds"`
 }
 
+// automationChange is an automation's report, read and checked: what it
+// changes.
+type automationChange struct {
+	ActionID string
+	Step     *herald.StepChange // nil: no step reported
+	Restored time.Time          // zero: not reported
+	Loss     *time.Duration     // nil: not reported
+}
+
+// readAutomationReport reads and checks an automation's report on its own,
+// before anything is looked up: its error is the 400 answer, naming the
+// field.
+func readAutomationReport(body []byte) (automationChange, error) {
+	var rep automationReport
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		return automationChange{}, errors.New("the body is not a report: " + err.Error())
+	}
+	if rep.Step == nil && rep.RestoredAt == "" && rep.DataLossSeconds == nil {
+		return automationChange{}, errors.New("the report is empty: send step, restored_at or data_loss_seconds")
+	}
+	c := automationChange{ActionID: rep.ActionID}
+	if rep.Step != nil {
+		st, err := herald.ParseStepState(rep.Step.State)
+		if err != nil {
+			return automationChange{}, errors.New("step.state: " + err.(*herald.ValidationError).Problem)
+		}
+		c.Step = &herald.StepChange{Position: rep.Step.Position, State: st, Note: rep.Step.Note}
+		if rep.Step.At != "" {
+			if c.Step.At, err = time.Parse(time.RFC3339, rep.Step.At); err != nil {
+				return automationChange{}, errors.New("step.at: not an RFC 3339 time")
+			}
+		}
+	}
+	if rep.RestoredAt != "" {
+		var err error
+		if c.Restored, err = time.Parse(time.RFC3339, rep.RestoredAt); err != nil {
+			return automationChange{}, errors.New("restored_at: not an RFC 3339 time")
+		}
+	}
+	if rep.DataLossSeconds != nil {
+		if *rep.DataLossSeconds < 0 || *rep.DataLossSeconds > maxLossSeconds {
+			return automationChange{}, errors.New("data_loss_seconds: must be from 0 to 1000 days")
+		}
+		loss := time.Duration(*rep.DataLossSeconds) * time.Second
+		c.Loss = &loss
+	}
+	return c, nil
+}
+
 // automationCallback takes an automation's signed report on its action:
 // refused 401 when unsigned, wrongly signed, outside the replay window or
 // replayed; 400 for a malformed body; 409 for a step change the action's
@@ -106,15 +158,9 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 		writeJSONError(w, http.StatusUnauthorized, err.Error(), nil)
 		return nil
 	}
-	var rep automationReport
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rep); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "the body is not a report: "+err.Error(), nil)
-		return nil
-	}
-	if rep.Step == nil && rep.RestoredAt == "" && rep.DataLossSeconds == nil {
-		writeJSONError(w, http.StatusBadRequest, "the report is empty: send step, restored_at or data_loss_seconds", nil)
+	rep, err := readAutomationReport(body)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error(), nil)
 		return nil
 	}
 	if rep.ActionID != r.PathValue("id") {
@@ -139,32 +185,6 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 		writeJSONError(w, http.StatusConflict, "the action's procedure is no longer in the catalogue", nil)
 		return nil
 	}
-	var change herald.StepChange
-	if rep.Step != nil {
-		st, err := herald.ParseStepState(rep.Step.State)
-		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, "step.state: "+err.(*herald.ValidationError).Problem, nil)
-			return nil
-		}
-		change = herald.StepChange{Position: rep.Step.Position, State: st, Note: rep.Step.Note}
-		if rep.Step.At != "" {
-			if change.At, err = time.Parse(time.RFC3339, rep.Step.At); err != nil {
-				writeJSONError(w, http.StatusBadRequest, "step.at: not an RFC 3339 time", nil)
-				return nil
-			}
-		}
-	}
-	var restored time.Time
-	if rep.RestoredAt != "" {
-		if restored, err = time.Parse(time.RFC3339, rep.RestoredAt); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "restored_at: not an RFC 3339 time", nil)
-			return nil
-		}
-	}
-	if rep.DataLossSeconds != nil && (*rep.DataLossSeconds < 0 || *rep.DataLossSeconds > maxLossSeconds) {
-		writeJSONError(w, http.StatusBadRequest, "data_loss_seconds: must be from 0 to 1000 days", nil)
-		return nil
-	}
 	// The signature is the nonce: the same signed report twice is a replay,
 	// refused before the report is checked against the steps.
 	fresh, err := s.automation.UseNonce(ctx, sig, a.ID)
@@ -181,10 +201,11 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 	if rep.Step != nil {
 		trial := a
 		trial.Steps = append([]herald.ActionStep(nil), a.Steps...)
-		if _, err := trial.SetStep(p, change, nil, now); err != nil {
+		if _, err := trial.SetStep(p, *rep.Step, nil, now); err != nil {
 			return err
 		}
 	}
+	restored := rep.Restored
 	if !restored.IsZero() {
 		in, err := s.automation.Incident(ctx, a.IncidentID)
 		if err != nil {
@@ -197,7 +218,7 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 	}
 	source := "automation of " + a.Name
 	if rep.Step != nil {
-		if a, err = s.automation.SetActionStep(ctx, a.ID, 0, p, change, nil); err != nil {
+		if a, err = s.automation.SetActionStep(ctx, a.ID, 0, p, *rep.Step, nil); err != nil {
 			return err
 		}
 	}
@@ -206,8 +227,8 @@ func (s *Server) automationCallback(w http.ResponseWriter, r *http.Request) erro
 			return err
 		}
 	}
-	if rep.DataLossSeconds != nil {
-		if _, err := s.automation.ReportDataLoss(ctx, a.IncidentID, time.Duration(*rep.DataLossSeconds)*time.Second, source); err != nil {
+	if rep.Loss != nil {
+		if _, err := s.automation.ReportDataLoss(ctx, a.IncidentID, *rep.Loss, source); err != nil {
 			return err
 		}
 	}

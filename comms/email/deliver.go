@@ -31,7 +31,11 @@ func (c *Client) Deliver(ctx context.Context, m comms.Message) (comms.Receipt, e
 	if d.Kind != herald.KindReminder && d.Kind != herald.KindFailure && d.Kind != herald.KindSubscriber && d.IncidentID != "" {
 		text = d.Body + "\n\n" + statusLine(m.Incident)
 	}
-	msg := Message{To: []string{d.Recipient}, Subject: d.Subject, Text: text,
+	// A subject is one line: it is made from user text (an incident's
+	// name), and Send refuses a line break in it rather than let one
+	// start a header.
+	subject := strings.Join(strings.Fields(d.Subject), " ")
+	msg := Message{To: []string{d.Recipient}, Subject: subject, Text: text,
 		HTML:      "<p>" + strings.ReplaceAll(html.EscapeString(text), "\n", "<br>") + "</p>",
 		MessageID: fmt.Sprintf("<%s@%s>", d.ID, domain), Headers: m.Headers}
 	return c.Send(ctx, msg)

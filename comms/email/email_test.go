@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kredete/herald"
 	"github.com/kredete/herald/comms"
 	"github.com/kredete/herald/comms/email"
 	"github.com/kredete/herald/comms/email/smtptest"
@@ -519,5 +520,25 @@ func TestSendConcurrently(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d distinct messages; want %d", len(seen), n)
+	}
+}
+
+// TestDeliverOneLineSubject: a delivery's subject made from an incident
+// name with line breaks (typed through the API, or a PagerDuty title) is
+// sent on one line, not refused; no header comes of it.
+func TestDeliverOneLineSubject(t *testing.T) {
+	srv := smtptest.Start(t)
+	c := newClient(t, srv.URL())
+	d := herald.Delivery{ID: "dlv1", Channel: herald.ChannelEmail, Kind: herald.KindSubscriber, Recipient: "ops@example.com",
+		Subject: "[Kredete] Outage\r\nBcc: everyone@example.com\n: Identified", Body: "We are investigating."}
+	if _, err := c.Deliver(t.Context(), comms.Message{Delivery: d}); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	got := waitFor(t, srv, 1)[0]
+	if want := "[Kredete] Outage Bcc: everyone@example.com : Identified"; got.Subject != want {
+		t.Errorf("Subject = %q; want %q", got.Subject, want)
+	}
+	if got.Header.Get("Bcc") != "" || strings.Join(got.To, ",") != "ops@example.com" {
+		t.Errorf("a header came of the subject: Bcc %q, RCPT TO %v", got.Header.Get("Bcc"), got.To)
 	}
 }

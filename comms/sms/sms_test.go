@@ -30,7 +30,7 @@ const (
 
 var smSID = regexp.MustCompile(`^SM[0-9a-f]{32}$`)
 
-func newClient(t *testing.T, apiURL string, edit ...func(*sms.Config)) *sms.Client {
+func newClient(t testing.TB, apiURL string, edit ...func(*sms.Config)) *sms.Client {
 	t.Helper()
 	cfg := sms.Config{
 		AccountSID:        accountSID,
