@@ -81,6 +81,11 @@ func (s *Server) consoleSessions(next http.Handler) http.Handler {
 	loaded := s.sessions.LoadAndSave(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o := s.outage()
+		if o != nil && !safeMethod(r.Method) && !s.stillDown(r.Context()) {
+			// The database came back since the monitor's last check: a
+			// write is tried, not refused on old news.
+			o = nil
+		}
 		if o == nil {
 			loaded.ServeHTTP(w, r)
 			return
@@ -94,6 +99,23 @@ func (s *Server) consoleSessions(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// stillDown asks the monitor again, now, whether the database is down (at
+// most a check's time): a form sent in the seconds after the database
+// returned is saved, not given back. Checks asked for together share one.
+func (s *Server) stillDown(ctx context.Context) bool {
+	if s.health == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return s.health.Check(ctx)
+}
+
+// safeMethod tells whether a request only reads.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 // needsDatabase answers for a route that cannot work during an outage.

@@ -221,3 +221,31 @@ func waitPage(t *testing.T, e *env, what string, ok func(response) bool) respons
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A form sent in the seconds after the database returned, before the
+// monitor's next check (an hour away here), is saved: a write asks the
+// monitor again rather than being refused on old news.
+func TestOutageWriteRightAfterTheReturn(t *testing.T) {
+	c := newOutageConsole(t, time.Hour)
+	admin := c.as(t, herald.RoleAdmin)
+	admin.page("/console")
+	c.proxy.Cut()
+	if r := admin.get("/console/incidents/new"); r.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a page during the outage: %d, want 503", r.Code)
+	}
+	c.proxy.Restore()
+	if _, down := c.health.Down(); !down {
+		t.Fatal("the monitor already knows the database is back: the test proves nothing")
+	}
+	r := admin.post("/console/users", url.Values{"email": {"back.again@kredete.test"}, "name": {"Back Again"},
+		"role": {"viewer"}, "password": {"a-long-enough-password-1"}, "action": {"add"}})
+	if r.Code != http.StatusSeeOther {
+		t.Fatalf("add a user right after the return: %d, want 303: %.300s", r.Code, r.Body)
+	}
+	if _, _, err := c.store.UserByEmail(context.Background(), "back.again@kredete.test"); err != nil {
+		t.Errorf("the user added right after the return is not stored: %v", err)
+	}
+	if _, down := c.health.Down(); down {
+		t.Error("the monitor still says the database is down")
+	}
+}

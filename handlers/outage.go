@@ -17,6 +17,9 @@ type DatabaseHealth interface {
 	// Unreachable tells whether a query's error means the database cannot
 	// be reached, checking at once when it cannot tell.
 	Unreachable(ctx context.Context, err error) bool
+	// Check asks the database now and reports whether it is down, waiting
+	// at most until ctx ends (then the last known state).
+	Check(ctx context.Context) bool
 }
 
 // UseHealth makes the public side follow the database's state: while it is
