@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kredete/herald"
+	"github.com/kredete/herald/comms/email/smtptest"
 )
 
 // slackRetryAfter is the Retry-After the failing Slack sends with its 429s.
@@ -104,8 +106,30 @@ func smtpDown(t *testing.T, bin string, outage time.Duration, answering bool) {
 		fault = "SMTP answering 421, then 451"
 	}
 	pages := r.watchPages()
+	// The connections the cut can catch: those open now and any opened
+	// before the relays are down.
+	open := 0
+	for _, s := range r.c.smtp {
+		st := s.ConnStats()
+		open += st.Open - st.Opened
+	}
 	set(421, "4.3.2 Service shutting down")
 	began := time.Now()
+	if !answering {
+		// Every session the relays cut has ended: what they accepted is
+		// in their records.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		for _, s := range r.c.smtp {
+			if _, err := s.WaitForConns(ctx, func(c smtptest.ConnStats) bool { return c.Open == 0 }); err != nil {
+				t.Fatalf("the relay's sessions did not end after it went down: %v", err)
+			}
+		}
+		cancel()
+		for _, s := range r.c.smtp {
+			open += s.ConnStats().Opened
+		}
+		r.cut = &mailCut{before: mailsByAddress(t, r.c), conns: open}
+	}
 	r.post(0, faultUpdate2)
 	r.post(1, faultUpdate3)
 	within := max(outage, time.Minute)
