@@ -457,9 +457,19 @@ func TestExportDirKeptCurrentWhileServing(t *testing.T) {
 			waitFile(t, dir, "index.html", "the status page after the resolution", has("All Systems Operational"))
 			// Both replicas converge on one copy: what each serves.
 			for _, p := range apiPaths {
-				want := get(t, a.base+p)
-				if got := get(t, b.base+p); !bytes.Equal(got, want) {
-					t.Fatalf("%s: the replicas serve different documents", p)
+				// One replica hears of the other's write within a poll
+				// (or a notification): wait for the two to agree.
+				var want []byte
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					want = get(t, a.base+p)
+					if bytes.Equal(get(t, b.base+p), want) {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: the replicas still serve different documents after 20 s", p)
+					}
+					time.Sleep(20 * time.Millisecond)
 				}
 				waitFile(t, dir, strings.TrimPrefix(p, "/"), "what the replicas serve", func(b []byte) bool { return bytes.Equal(b, want) })
 			}
