@@ -117,6 +117,10 @@ type Config struct {
 	// DeliveryRetryFor: a delivery failing temporarily (a vendor down, rate
 	// limiting, 5xx) is retried until this long after it was queued.
 	DeliveryRetryFor time.Duration // HERALD_DELIVERY_RETRY_FOR (default 1h)
+	// ShutdownTimeout bounds a stop (SIGTERM, SIGINT): requests and the
+	// deliveries in flight finish within it; deliveries still waiting on
+	// a vendor then are cancelled and left to another replica.
+	ShutdownTimeout time.Duration // HERALD_SHUTDOWN_TIMEOUT (default 25s)
 }
 
 // The queue's default timing.
@@ -126,6 +130,9 @@ const (
 	// DefaultDeliveryRetryFor outlasts a vendor's or mail relay's usual
 	// outage (minutes) with room to spare; after it the commander is told.
 	DefaultDeliveryRetryFor = time.Hour
+	// DefaultShutdownTimeout fits in Kubernetes' default grace period
+	// (30 s) before its SIGKILL, and in deploy/'s (45 s, 5 s of preStop).
+	DefaultShutdownTimeout = 25 * time.Second
 )
 
 // DefaultSMSSignupsPerHour is HERALD_SMS_SIGNUPS_PER_HOUR's default.
@@ -339,11 +346,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.QueueJobTimeout, c.QueueRescueAfter, c.DeliveryRetryFor = DefaultQueueJobTimeout, DefaultQueueRescueAfter, DefaultDeliveryRetryFor
+	c.ShutdownTimeout = DefaultShutdownTimeout
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
 	}{{"HERALD_QUEUE_JOB_TIMEOUT", &c.QueueJobTimeout}, {"HERALD_QUEUE_RESCUE_AFTER", &c.QueueRescueAfter},
-		{"HERALD_DELIVERY_RETRY_FOR", &c.DeliveryRetryFor}} {
+		{"HERALD_DELIVERY_RETRY_FOR", &c.DeliveryRetryFor}, {"HERALD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout}} {
 		v := getenv(d.name)
 		if v == "" {
 			continue

@@ -39,6 +39,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		QueueJobTimeout:  time.Minute,
 		QueueRescueAfter: 2 * time.Minute,
 		DeliveryRetryFor: time.Hour,
+		ShutdownTimeout:  25 * time.Second,
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -72,6 +73,7 @@ func TestFromEnv(t *testing.T) {
 		"HERALD_EXPORT_DIR":                "/srv/status//copy/",
 		"HERALD_QUEUE_RESCUE_AFTER":        "3s",
 		"HERALD_DELIVERY_RETRY_FOR":        "20m",
+		"HERALD_SHUTDOWN_TIMEOUT":          "40s",
 		"HERALD_PAGERDUTY_ROUTING_KEY":     "0123456789abcdef0123456789abcdef",
 		"HERALD_PAGERDUTY_EVENTS_URL":      "http://127.0.0.1:9/v2/enqueue",
 		"HERALD_PAGERDUTY_WEBHOOK_SECRETS": "old-webhook-secret-0001, new-webhook-secret-0002",
@@ -117,6 +119,7 @@ func TestFromEnv(t *testing.T) {
 		ExportDir:           "/srv/status/copy",
 		QueueRescueAfter:    3 * time.Second,
 		DeliveryRetryFor:    20 * time.Minute,
+		ShutdownTimeout:     40 * time.Second,
 		PagerDutyRoutingKey: "0123456789abcdef0123456789abcdef", PagerDutyEventsURL: "http://127.0.0.1:9/v2/enqueue",
 		PagerDutyWebhookSecrets: []config.Secret{"old-webhook-secret-0001", "new-webhook-secret-0002"},
 		AutomationSecrets:       []config.Secret{"automation-secret-000001"},
@@ -209,6 +212,7 @@ func TestFromEnvRefuses(t *testing.T) {
 		{"debug address without a port", map[string]string{"HERALD_DEBUG_ADDR": "127.0.0.1"}, []string{"HERALD_DEBUG_ADDR", "loopback"}, ""},
 		{"job timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "a minute"}, []string{"HERALD_QUEUE_JOB_TIMEOUT", `"a minute"`}, ""},
 		{"zero job timeout", map[string]string{"HERALD_QUEUE_JOB_TIMEOUT": "0s"}, []string{"HERALD_QUEUE_JOB_TIMEOUT", "positive"}, ""},
+		{"shutdown timeout", map[string]string{"HERALD_SHUTDOWN_TIMEOUT": "-5s"}, []string{"HERALD_SHUTDOWN_TIMEOUT", `"-5s"`, "positive"}, ""},
 		{"rescue after", map[string]string{"HERALD_QUEUE_RESCUE_AFTER": "later"}, []string{"HERALD_QUEUE_RESCUE_AFTER", `"later"`}, ""},
 		{"negative rescue after", map[string]string{"HERALD_QUEUE_RESCUE_AFTER": "-2m"}, []string{"HERALD_QUEUE_RESCUE_AFTER", "positive"}, ""},
 		{"retry for", map[string]string{"HERALD_DELIVERY_RETRY_FOR": "an hour"}, []string{"HERALD_DELIVERY_RETRY_FOR", `"an hour"`}, ""},

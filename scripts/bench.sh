@@ -27,8 +27,16 @@
 #                       which sends Herald's full header set (security
 #                       headers, ETag, Vary...) from memory, to split the gap
 #                       into header cost and Herald's own code
+#   BENCH_NOMETRICS     1: also run Herald built with -tags nometrics (no
+#                       request latency histogram) from the same database,
+#                       to measure what counting requests costs the hot path
+#   BENCH_CASES         only the cases whose name matches this regex
+#                       (names: "/", "/ gzip", "summary", "summary gzip")
 #   BENCH_ROUNDS        alternation rounds per case (default 2); the tables
-#                       give the median over the rounds (for 2, the mean)
+#                       give the median over the rounds (for 2, the mean).
+#                       A ratio is the median of each round's ratio: the two
+#                       servers' runs of a round are next to each other in
+#                       time, so the machine's slower minutes hit both
 #   BENCH_QUIET_WAIT    before each run, wait up to this many seconds
 #                       (default 20) for the rest of the machine to use less
 #   BENCH_QUIET_MAX     than this many cores (default 0.25); then run anyway.
@@ -46,6 +54,9 @@ CONNS=${BENCH_CONNS:-64}
 HERALD_PORT=${HERALD_PORT:-18080}
 PLAIN_PORT=${PLAIN_PORT:-18081}
 PLAINH_PORT=${PLAINH_PORT:-18082}
+NOMETRICS_PORT=${NOMETRICS_PORT:-18083}
+NOMETRICS=${BENCH_NOMETRICS:-0}
+CASE_MATCH=${BENCH_CASES:-}
 COPY_HEADERS=${BENCH_COPY_HEADERS:-0}
 ROUNDS=${BENCH_ROUNDS:-2}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-20}
@@ -69,14 +80,15 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
 HERALD_PID=""
 PLAIN_PID=""
 PLAINH_PID=""
+NOMETRICS_PID=""
 SAMPLER_PID=""
 
 cleanup() {
 	local pid
-	for pid in "$SAMPLER_PID" "$PLAINH_PID" "$PLAIN_PID" "$HERALD_PID"; do
+	for pid in "$SAMPLER_PID" "$NOMETRICS_PID" "$PLAINH_PID" "$PLAIN_PID" "$HERALD_PID"; do
 		[[ -n $pid ]] && kill "$pid" 2>/dev/null || true
 	done
-	for pid in "$SAMPLER_PID" "$PLAINH_PID" "$PLAIN_PID" "$HERALD_PID"; do
+	for pid in "$SAMPLER_PID" "$NOMETRICS_PID" "$PLAINH_PID" "$PLAIN_PID" "$HERALD_PID"; do
 		[[ -n $pid ]] && wait "$pid" 2>/dev/null || true
 	done
 	if [[ ${BENCH_KEEP:-} == 1 ]]; then
@@ -140,8 +152,9 @@ wait_http() {
 
 PORTS=("$HERALD_PORT" "$PLAIN_PORT")
 [[ $COPY_HEADERS == 1 ]] && PORTS+=("$PLAINH_PORT")
+[[ $NOMETRICS == 1 ]] && PORTS+=("$NOMETRICS_PORT")
 for p in "${PORTS[@]}"; do
-	port_free "$p" || { log "port $p is in use; set HERALD_PORT / PLAIN_PORT / PLAINH_PORT"; exit 1; }
+	port_free "$p" || { log "port $p is in use; set HERALD_PORT / PLAIN_PORT / PLAINH_PORT / NOMETRICS_PORT"; exit 1; }
 done
 LOAD_BEFORE=$(loadavg)
 
@@ -149,6 +162,7 @@ LOAD_BEFORE=$(loadavg)
 log "building herald and plainserver"
 go build -o "$TMP/herald" ./cmd/herald
 go build -o "$TMP/plainserver" ./scripts/plainserver
+[[ $NOMETRICS == 1 ]] && go build -tags nometrics -o "$TMP/herald-nometrics" ./cmd/herald
 
 # --- Seed --------------------------------------------------------------------
 export HERALD_DATABASE_URL="sqlite:$TMP/herald.db"
@@ -199,11 +213,22 @@ if [[ $COPY_HEADERS == 1 ]]; then
 	wait_http "http://$HOST:$PLAINH_PORT/" "$PLAINH_PID" plainh
 	SERVERS=(plain plainh herald)
 fi
-declare -A URLBASE=([plain]="http://$HOST:$PLAIN_PORT" [plainh]="http://$HOST:$PLAINH_PORT" [herald]="http://$HERALD_ADDR")
-declare -A PIDOF=([plain]=$PLAIN_PID [plainh]=$PLAINH_PID [herald]=$HERALD_PID)
+if [[ $NOMETRICS == 1 ]]; then
+	HERALD_ADDR="$HOST:$NOMETRICS_PORT" "$TMP/herald-nometrics" serve >"$TMP/nometrics.log" 2>&1 &
+	NOMETRICS_PID=$!
+	wait_http "http://$HOST:$NOMETRICS_PORT/readyz" "$NOMETRICS_PID" nometrics
+	SERVERS+=(nometrics)
+fi
+declare -A URLBASE=([plain]="http://$HOST:$PLAIN_PORT" [plainh]="http://$HOST:$PLAINH_PORT" [herald]="http://$HERALD_ADDR"
+	[nometrics]="http://$HOST:$NOMETRICS_PORT")
+declare -A PIDOF=([plain]=$PLAIN_PID [plainh]=$PLAINH_PID [herald]=$HERALD_PID [nometrics]=$NOMETRICS_PID)
 
 # Case table: name, path, Accept-Encoding.
-CASES=("/|/|" "/ gzip|/|gzip" "summary|/api/v2/summary.json|" "summary gzip|/api/v2/summary.json|gzip")
+CASES=()
+for c in "/|/|" "/ gzip|/|gzip" "summary|/api/v2/summary.json|" "summary gzip|/api/v2/summary.json|gzip"; do
+	[[ -z $CASE_MATCH || ${c%%|*} =~ $CASE_MATCH ]] && CASES+=("$c")
+done
+((${#CASES[@]} > 0)) || { log "BENCH_CASES=$CASE_MATCH matches no case"; exit 1; }
 
 # The servers must send the same bytes; record sizes for the report.
 declare -A SIZE
@@ -215,6 +240,13 @@ for c in "${CASES[@]}"; do
 	for s in "${SERVERS[@]}"; do
 		[[ $s == herald ]] && continue
 		curl -s --max-time 5 "${hdr[@]}" -o "$TMP/p.body" "${URLBASE[$s]}$path"
+		if [[ $s == nometrics ]]; then
+			# Its own snapshot of the same data: only the build time in the
+			# page may differ, so compare lengths (within 1%).
+			awk -v a="$(wc -c <"$TMP/h.body")" -v b="$(wc -c <"$TMP/p.body")" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= a / 100) }' ||
+				{ log "case $name: herald and herald-nometrics send bodies of different sizes"; exit 1; }
+			continue
+		fi
 		cmp -s "$TMP/h.body" "$TMP/p.body" || { log "case $name: herald and $s send different bytes"; exit 1; }
 	done
 	SIZE[$name]=$(wc -c <"$TMP/h.body")
@@ -342,12 +374,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 # Results, keyed "server|case": medians over the rounds (with two rounds,
 # the mean of the two).
-declare -A RPS P50 P99 CPU RAW OTHER
+declare -A RPS P50 P99 CPU RAW OTHER RATIO RATIOS NM_RATIO NM_RATIOS
 RUNS=$((${#CASES[@]} * ${#SERVERS[@]} * ROUNDS))
 n=0
 for c in "${CASES[@]}"; do
 	IFS='|' read -r name path enc <<<"$c"
 	declare -A v_rps=() v_p50=() v_p99=() v_cpu=()
+	declare -A round_rps=()
+	ratios="" nm_ratios=""
 	others=()
 	for ((round = 1; round <= ROUNDS; round++)); do
 		for s in "${SERVERS[@]}"; do
@@ -356,9 +390,17 @@ for c in "${CASES[@]}"; do
 			read -r rps p50 p99 cpu other < <(run_wrk "$TMP/wrk-$n.txt" "${URLBASE[$s]}$path" "$enc" "${PIDOF[$s]}")
 			[[ -n ${other:-} ]] || exit 1
 			v_rps[$s]+="$rps " v_p50[$s]+="$p50 " v_p99[$s]+="$p99 " v_cpu[$s]+="$cpu "
+			round_rps[$s]=$rps
 			others+=("$other")
 		done
+		ratios+="$(ratio "${round_rps[herald]}" "${round_rps[plain]}") "
+		[[ $NOMETRICS == 1 ]] && nm_ratios+="$(ratio "${round_rps[herald]}" "${round_rps[nometrics]}") "
 	done
+	# shellcheck disable=SC2086
+	RATIO[$name]=$(median $ratios)
+	RATIOS[$name]=${ratios% }
+	# shellcheck disable=SC2086
+	[[ $NOMETRICS == 1 ]] && NM_RATIO[$name]=$(median $nm_ratios) NM_RATIOS[$name]=${nm_ratios% }
 	for s in "${SERVERS[@]}"; do
 		# shellcheck disable=SC2086
 		RPS[$s|$name]=$(median ${v_rps[$s]})
@@ -385,12 +427,10 @@ LOAD_AFTER=$(loadavg)
 
 # --- Report ----------------------------------------------------------------------
 pf() { if [[ $1 == 1 ]]; then echo PASS; else echo FAIL; fi; }
-declare -A RATIO
 ratio_ok=1
 min_ratio=""
 for c in "${CASES[@]}"; do
 	IFS='|' read -r name _ _ <<<"$c"
-	RATIO[$name]=$(ratio "${RPS[herald|$name]}" "${RPS[plain|$name]}")
 	awk -v r="${RATIO[$name]}" -v m="$MIN_RATIO" 'BEGIN { exit !(r >= m) }' || ratio_ok=0
 	if [[ -z $min_ratio ]] || awk -v r="${RATIO[$name]}" -v m="$min_ratio" 'BEGIN { exit !(r < m) }'; then
 		min_ratio=${RATIO[$name]}
@@ -413,17 +453,31 @@ dirty=""
 	echo
 	echo "commit $commit$dirty; $(go version | awk '{print $3}'); $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo));" \
 		"\`wrk -t$THREADS -c$CONNS -d$DURATION --latency\`, servers alternated (${SERVERS[*]}) $ROUNDS times per case, $(if ((ROUNDS == 2)); then echo "mean of the two runs"; else echo "median of the $ROUNDS runs"; fi);" \
+		"the ratio is the $(if ((ROUNDS == 2)); then echo "mean"; else echo "median"; fi) of each round's herald ÷ plain (the round's ratios in brackets);" \
 		"wrk and the servers share the machine. Load average before $LOAD_BEFORE, after $LOAD_AFTER."
 	echo "Data: \`herald demo-data\` on a fresh SQLite file (5 components, 90 days of history, 3 active incidents of 20 updates, 1 maintenance)."
 	echo
-	echo "| case | plain req/s | herald req/s | ratio | herald p50 | herald p99 | plain p50 | plain p99 |"
+	echo "| case | plain req/s | herald req/s | ratio (rounds) | herald p50 | herald p99 | plain p50 | plain p99 |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for c in "${CASES[@]}"; do
 		IFS='|' read -r name _ _ <<<"$c"
-		printf '| %s | %.0f | %.0f | %.3f | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n' "$name" \
-			"${RPS[plain|$name]}" "${RPS[herald|$name]}" "${RATIO[$name]}" "${P50[herald|$name]}" "${P99[herald|$name]}" \
+		printf '| %s | %.0f | %.0f | %.3f (%s) | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n' "$name" \
+			"${RPS[plain|$name]}" "${RPS[herald|$name]}" "${RATIO[$name]}" "${RATIOS[$name]}" "${P50[herald|$name]}" "${P99[herald|$name]}" \
 			"${P50[plain|$name]}" "${P99[plain|$name]}"
 	done
+	if [[ $NOMETRICS == 1 ]]; then
+		echo
+		echo "What counting requests costs (herald against the same build with -tags nometrics, no latency histogram):"
+		echo
+		echo "| case | nometrics req/s | herald req/s | herald ÷ nometrics (rounds) | nometrics CPU µs/req | herald CPU µs/req | nometrics p99 | herald p99 |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for c in "${CASES[@]}"; do
+			IFS='|' read -r name _ _ <<<"$c"
+			printf '| %s | %.0f | %.0f | %.3f (%s) | %.1f | %.1f | %.2f ms | %.2f ms |\n' "$name" \
+				"${RPS[nometrics|$name]}" "${RPS[herald|$name]}" "${NM_RATIO[$name]}" "${NM_RATIOS[$name]}" \
+				"${CPU[nometrics|$name]}" "${CPU[herald|$name]}" "${P99[nometrics|$name]}" "${P99[herald|$name]}"
+		done
+	fi
 	echo
 	sizes=()
 	for c in "${CASES[@]}"; do

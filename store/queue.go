@@ -157,6 +157,10 @@ func (s *Store) StartQueue(ctx context.Context, deliver DeliverFunc, o QueueOpti
 // Stop finishes the deliveries in flight and stops taking new ones.
 func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
 
+// StopAndCancel cancels the deliveries in flight (each records its attempt
+// as interrupted, for the next process to finish) and stops.
+func (q *Queue) StopAndCancel(ctx context.Context) error { return q.client.StopAndCancel(ctx) }
+
 // Stopped is closed when the queue has stopped.
 func (q *Queue) Stopped() <-chan struct{} { return q.client.Stopped() }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kredete/herald"
@@ -76,10 +77,12 @@ func channels(cfg config.Config) (map[herald.Channel]comms.Channel, error) {
 
 // runningEngine is the cadence engine and its delivery workers.
 type runningEngine struct {
-	queue   *store.Queue
-	changes chan struct{}
-	done    chan struct{}
-	chans   map[herald.Channel]comms.Channel
+	queue    *store.Queue
+	changes  chan struct{}
+	done     chan struct{}
+	chans    map[herald.Channel]comms.Channel
+	log      *slog.Logger
+	stopOnce sync.Once
 }
 
 // changed wakes the clocks after a write.
@@ -94,12 +97,25 @@ func (r *runningEngine) changed() {
 }
 
 // stop finishes the deliveries in flight (bounded by ctx), then ends the
-// clocks through cancel, the engine's context.
+// clocks through cancel, the engine's context. Only the first call stops;
+// later ones return at once.
 func (r *runningEngine) stop(ctx context.Context, cancel context.CancelFunc) {
 	if r == nil {
 		return
 	}
-	_ = r.queue.Stop(ctx)
+	r.stopOnce.Do(func() { r.stopNow(ctx, cancel) })
+}
+
+func (r *runningEngine) stopNow(ctx context.Context, cancel context.CancelFunc) {
+	if err := r.queue.Stop(ctx); err != nil {
+		// Past the deadline with deliveries still waiting on a vendor:
+		// cancel them, so that each records its attempt as interrupted
+		// for the next replica, rather than vanish with the process.
+		r.log.Warn("shutdown: deliveries still in flight at the deadline are cancelled; another replica finishes them", "error", err)
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = r.queue.StopAndCancel(hctx)
+		hcancel()
+	}
 	cancel()
 	<-r.done
 	// The deliveries in flight are finished: say goodbye to the mail
@@ -117,7 +133,7 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	if err != nil {
 		return nil, err
 	}
-	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{}), chans: chans}
+	r := &runningEngine{changes: make(chan struct{}, 1), done: make(chan struct{}), chans: chans, log: log}
 	// The status page first: subscriber messages slow down while the
 	// process is short of processor time.
 	pressure := engine.NewPressure(pageServed, cfg.PageBusyRequests, 0)
@@ -136,7 +152,10 @@ func startEngine(ctx context.Context, cfg config.Config, plan herald.Plan, st *s
 	if st.Dialect() == store.SQLite {
 		poll = 200 * time.Millisecond // no LISTEN/NOTIFY: look for new work often
 	}
-	q, err := st.StartQueue(ctx, eng.Deliver, store.QueueOptions{PollInterval: poll, Logger: log.With("component", "queue"),
+	// The queue outlives ctx, which SIGTERM cancels: a cancelled start
+	// context would cut the deliveries in flight (River's hard stop); stop
+	// lets them finish first.
+	q, err := st.StartQueue(context.WithoutCancel(ctx), eng.Deliver, store.QueueOptions{PollInterval: poll, Logger: log.With("component", "queue"),
 		JobTimeout: cfg.QueueJobTimeout, RescueAfter: cfg.QueueRescueAfter, SubscriberWorkers: cfg.SubscriberWorkers})
 	if err != nil {
 		return nil, err

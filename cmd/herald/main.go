@@ -208,7 +208,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	slackApp := slackCommands(cfg, log)
 	reg := newMetrics(st, plan, public, log)
-	h := handlers.New(handlers.Deps{Metrics: reg.Handler(), MetricsToken: cfg.MetricsToken.Reveal(), Requests: reg,
+	var requests handlers.RequestMetrics
+	if requestMetrics {
+		requests = reg
+	}
+	h := handlers.New(handlers.Deps{Metrics: reg.Handler(), MetricsToken: cfg.MetricsToken.Reveal(), Requests: requests,
 		Slack: slackApp, SlackStore: st, Subscriptions: st, Mailer: mailer, PublicURL: cfg.PublicURL, SMSSignupsPerHour: cfg.SMSSignupsPerHour,
 		Texter: texter, URLChecker: newURLChecker(log, cfg.WebhookAllow), TwilioInbound: inbound, TwilioCallback: twilio, DeliveryStatus: st, PagerDutyWebhook: pagerDutyWebhook(cfg),
 		PagerDutyEvents: st, AutomationSecrets: config.Reveal(cfg.AutomationSecrets), Automation: st, Log: log, Plan: plan, Templates: plan.Templates, Location: loc, Site: site, ConsoleJS: assets.Path("js/console.js"),
@@ -266,7 +270,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return err
 		}
 		defer func() {
-			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// On an error (a signal stops it below, with the server):
+			// the deliveries in flight finish first.
+			sctx, scancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 			defer scancel()
 			eng.stop(sctx, cancel)
 		}()
@@ -291,10 +297,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+	log.Info("shutting down", "within", cfg.ShutdownTimeout)
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer scancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// The queue stops taking work now, and its deliveries in flight finish
+	// while the server finishes its requests.
+	engineStopped := make(chan struct{})
+	go func() {
+		defer close(engineStopped)
+		eng.stop(sctx, cancel)
+	}()
+	err = srv.Shutdown(sctx)
+	<-engineStopped
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

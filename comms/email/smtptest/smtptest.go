@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,11 +39,14 @@ type Server struct {
 	user string // with WithAuth: the only credentials accepted, and required
 	pass string
 
-	mu         sync.Mutex
-	srv        *smtp.Server
-	ln         net.Listener
-	served     chan struct{} // closed when srv's Serve returns
-	down       bool
+	mu     sync.Mutex
+	srv    *smtp.Server
+	ln     net.Listener
+	served chan struct{} // closed when srv's Serve returns
+	down   bool
+	// gen counts the times the server went down: a session of an earlier
+	// generation stores nothing (see session.Data).
+	gen        atomic.Uint64
 	closed     bool
 	msgs       []Message
 	arrived    chan struct{} // closed and replaced whenever a message arrives
@@ -241,6 +245,7 @@ func (s *Server) SetDown(down bool) {
 	}
 	s.down = down
 	if down {
+		s.gen.Add(1)
 		s.stop()
 		return
 	}
@@ -280,12 +285,13 @@ func (s *Server) Close() {
 }
 
 func (s *Server) newSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{s: s}, nil
+	return &session{s: s, gen: s.gen.Load()}, nil
 }
 
 // session is one SMTP connection's state.
 type session struct {
 	s        *Server
+	gen      uint64 // the server's generation when the connection came
 	authUser string
 	from     string
 	to       []string
@@ -358,6 +364,14 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	s := ss.s
 	s.mu.Lock()
+	if s.gen.Load() != ss.gen {
+		// The server went down (SetDown) while this message came in, its
+		// connection closed: a relay that dies before it commits a message
+		// has not taken it. Storing it now, after SetDown returned, would
+		// make what the server had taken by the cut a race.
+		s.mu.Unlock()
+		return reply(fault{code: 421, msg: "4.3.2 Service shutting down"})
+	}
 	if len(s.dataFaults) > 0 {
 		f := s.dataFaults[0]
 		s.dataFaults = s.dataFaults[1:]
