@@ -160,9 +160,12 @@ LOAD_BEFORE=$(loadavg)
 
 # --- Build -------------------------------------------------------------------
 log "building herald and plainserver"
-go build -o "$TMP/herald" ./cmd/herald
-go build -o "$TMP/plainserver" ./scripts/plainserver
-[[ $NOMETRICS == 1 ]] && go build -tags nometrics -o "$TMP/herald-nometrics" ./cmd/herald
+# As the Dockerfile builds it: what runs in production (no cgo, so a static
+# binary; no symbol tables). The plain server the same way.
+BUILD=(env CGO_ENABLED=0 go build -trimpath -ldflags=-s\ -w)
+"${BUILD[@]}" -o "$TMP/herald" ./cmd/herald
+"${BUILD[@]}" -o "$TMP/plainserver" ./scripts/plainserver
+if [[ $NOMETRICS == 1 ]]; then "${BUILD[@]}" -tags nometrics -o "$TMP/herald-nometrics" ./cmd/herald; fi
 
 # --- Seed --------------------------------------------------------------------
 export HERALD_DATABASE_URL="sqlite:$TMP/herald.db"
