@@ -9,8 +9,8 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
-	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -30,6 +30,20 @@ type asset struct {
 	body, gz []byte
 	ctype    string
 	etag     string
+}
+
+// contentTypes are the types of the embedded assets, by extension. Not
+// mime.TypeByExtension: it reads the machine's mime.types files, so a
+// type would depend on the host (and the table costs 400 KB of memory for
+// the life of the process).
+var contentTypes = map[string]string{
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".ico":  "image/vnd.microsoft.icon",
+	".txt":  "text/plain; charset=utf-8",
+	".json": "application/json",
 }
 
 // New reads and hashes every embedded asset once.
@@ -52,9 +66,9 @@ func New() (*Assets, error) {
 		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 		w.Write(body) //nolint:errcheck // writes to memory
 		w.Close()
-		ctype := mime.TypeByExtension(ext)
-		if ctype == "" {
-			ctype = "application/octet-stream"
+		ctype, ok := contentTypes[ext]
+		if !ok {
+			return fmt.Errorf("web: %s: no content type for %q files (add it to contentTypes)", p, ext)
 		}
 		a.byURL[url] = &asset{body: body, gz: gz.Bytes(), ctype: ctype, etag: `"` + hash + `"`}
 		a.byName[name] = url

@@ -289,7 +289,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// files, the routes) is returned to the OS once, so an idle Herald
 	// stays small under the lax GC set above; while the page stays quiet,
 	// so does the garbage of each minute (memory.go).
-	debug.FreeOSMemory()
+	freeMemory()
 	go returnIdleMemory(bg, public.Served, idleMemoryEvery, quietRequests, nil)
 
 	errc := make(chan error, 1)

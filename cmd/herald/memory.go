@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"time"
 )
@@ -25,7 +26,7 @@ const (
 // interval in which served() grew by less than quiet, until ctx ends.
 func returnIdleMemory(ctx context.Context, served func() uint64, every time.Duration, quiet uint64, free func()) {
 	if free == nil {
-		free = debug.FreeOSMemory
+		free = freeMemory
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -42,4 +43,14 @@ func returnIdleMemory(ctx context.Context, served func() uint64, every time.Dura
 		}
 		last = n
 	}
+}
+
+// freeMemory collects the garbage and returns the free memory to the
+// operating system. Two collections: the first moves what sync.Pools hold
+// (the snapshot's gzip writers, over a megabyte each) to their victim
+// caches, and the second (FreeOSMemory's) drops them, if nothing took them
+// back in between.
+func freeMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
