@@ -193,13 +193,35 @@ func (r *faultRun) post(i int, text string) {
 			r.t.Fatalf("sign in: %d", resp.StatusCode)
 		}
 	}
-	resp, err := c.session.PostForm(base+"/console/incidents/"+r.inc+"/updates",
-		url.Values{"main": {text}, "audience": {"engineering", "executives", "public"}})
+	form := url.Values{"main": {text}, "audience": {"engineering", "executives", "public"}}
+	resp, err := c.session.PostForm(base+"/console/incidents/"+r.inc+"/updates", form)
 	if err != nil {
 		r.t.Fatalf("post %q on replica %d: %v", text, i, err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "Not saved") {
+		// Right after the database's return the replica's monitor may
+		// still be reconnecting (on a loaded machine a fresh connection
+		// outlasts its 2 s check): the form comes back "Not saved", as
+		// to a commander, who sends it again once the replica has the
+		// database back. Nothing was stored, so nothing can be doubled.
+		r.t.Logf("post %q on replica %d: Not saved while its monitor reconnects; sending again once it is back", text, i)
+		eventually(r.t, 30*time.Second, fmt.Sprintf("replica %d's database monitor back", i), func() (bool, string) {
+			resp, err := http.Get(base + "/readyz")
+			if err != nil {
+				return false, err.Error()
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK && !strings.Contains(string(body), "degraded"), string(body)
+		})
+		if resp, err = c.session.PostForm(base+"/console/incidents/"+r.inc+"/updates", form); err != nil {
+			r.t.Fatalf("post %q on replica %d: %v", text, i, err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/incidents/"+r.inc {
 		r.t.Fatalf("post %q on replica %d: %d %s\n%s", text, i, resp.StatusCode, resp.Header.Get("Location"), b)
 	}
