@@ -135,35 +135,10 @@ func killWhileHeld(t *testing.T, bin string) {
 	inc := c.declare(0)
 	c.waitFinal(inc, 0, 20*time.Second) // the declaration's Slack messages, before the hooks
 
-	h := newHolds()
-	c.slack.SetPostHook(func(m slacktest.Message, r *http.Request) {
-		// The first reply posted picks the victim: its sender.
-		if m.ThreadTS != "" {
-			h.hold("slack", replicaOf(r), m.TS, true)
-		}
-	})
-	c.twilio.SetCreateHook(func(m twiliotest.Message, r *http.Request) {
-		h.hold("sms", replicaOf(r), m.SID, false)
-	})
-	for i, s := range c.smtp {
-		s.SetDataHook(func(m smtptest.Message) { h.hold("email", i, m.Header.Get("Message-Id"), false) })
-	}
-	t.Cleanup(h.release) // never leave a vendor handler blocked
-
-	c.compose(0, inc, "Card payments fail for 30% of customers. Next update 10:30.")
-	c.compose(0, inc, "The cause is a bad deploy; rolling back. Next update 11:00.")
-
-	select {
-	case <-h.victimChosen:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no Slack reply was posted within 30 s")
-	}
-	// The victim's next text and email, while its Slack reply is held;
+	// The victim's text and email are held while its Slack reply is;
 	// bounded well within the job timeout, after which the process would
 	// give up the held Slack request on its own.
-	eventually(t, 3*time.Second, "a text and an email held from the victim", func() (bool, string) {
-		return h.count() == 3, fmt.Sprintf("%v", h.snapshot())
-	})
+	h := c.holdOneOfEach(inc, 3*time.Second)
 	victim := h.victim()
 	held := h.snapshot()
 	c.kill(victim)
@@ -198,6 +173,43 @@ func killWhileHeld(t *testing.T, bin string) {
 		}
 		t.Logf("the email held when the victim died (%s) arrived %d times, all with that Message-ID", id, copies)
 	}
+}
+
+// holdOneOfEach makes Slack, Twilio and the mail relays hold the answer to
+// the first message of each from one replica (the victim: the sender of
+// the first Slack reply), composes two updates to engineering and the
+// executives, and waits until all three are held (the text and the email
+// within after the Slack reply). The holds are released at the end of the
+// test at the latest.
+func (c *cluster) holdOneOfEach(inc string, within time.Duration) *holds {
+	t := c.t
+	t.Helper()
+	h := newHolds()
+	c.slack.SetPostHook(func(m slacktest.Message, r *http.Request) {
+		// The first reply posted picks the victim: its sender.
+		if m.ThreadTS != "" {
+			h.hold("slack", replicaOf(r), m.TS, true)
+		}
+	})
+	c.twilio.SetCreateHook(func(m twiliotest.Message, r *http.Request) {
+		h.hold("sms", replicaOf(r), m.SID, false)
+	})
+	for i, s := range c.smtp {
+		s.SetDataHook(func(m smtptest.Message) { h.hold("email", i, m.Header.Get("Message-Id"), false) })
+	}
+	t.Cleanup(h.release) // never leave a vendor handler blocked
+
+	c.compose(0, inc, "Card payments fail for 30% of customers. Next update 10:30.")
+	c.compose(0, inc, "The cause is a bad deploy; rolling back. Next update 11:00.")
+	select {
+	case <-h.victimChosen:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no Slack reply was posted within 30 s")
+	}
+	eventually(t, within, "a text and an email held from the victim", func() (bool, string) {
+		return h.count() == 3, fmt.Sprintf("%v", h.snapshot())
+	})
+	return h
 }
 
 // holds holds the first message of each channel from the victim.

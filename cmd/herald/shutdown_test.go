@@ -8,17 +8,12 @@ package main
 // are cancelled and the next process finishes them, once.
 
 import (
-	"fmt"
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kredete/herald"
-	"github.com/kredete/herald/comms/email/smtptest"
-	"github.com/kredete/herald/comms/slack/slacktest"
-	"github.com/kredete/herald/comms/sms/twiliotest"
 )
 
 // TestSIGTERMFinishesDeliveriesInFlight: one replica; Slack, Twilio and the
@@ -61,28 +56,7 @@ func sigtermWhileHeld(t *testing.T, bin string, pastDeadline bool) {
 	inc := c.declare(0)
 	c.waitFinal(inc, 0, 20*time.Second) // the declaration's Slack thread, before the hooks
 
-	h := newHolds()
-	c.slack.SetPostHook(func(m slacktest.Message, r *http.Request) {
-		if m.ThreadTS != "" {
-			h.hold("slack", replicaOf(r), m.TS, true)
-		}
-	})
-	c.twilio.SetCreateHook(func(m twiliotest.Message, r *http.Request) {
-		h.hold("sms", replicaOf(r), m.SID, false)
-	})
-	c.smtp[0].SetDataHook(func(m smtptest.Message) { h.hold("email", 0, m.Header.Get("Message-Id"), false) })
-	t.Cleanup(h.release) // never leave a vendor handler blocked
-
-	c.compose(0, inc, "Card payments fail for 30% of customers. Next update 10:30.")
-	c.compose(0, inc, "The cause is a bad deploy; rolling back. Next update 11:00.")
-	select {
-	case <-h.victimChosen:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no Slack reply was posted within 30 s")
-	}
-	eventually(t, 10*time.Second, "a text and an email held too", func() (bool, string) {
-		return h.count() == 3, fmt.Sprintf("%v", h.snapshot())
-	})
+	h := c.holdOneOfEach(inc, 10*time.Second)
 	held := h.snapshot()
 
 	p := c.procs[0]
