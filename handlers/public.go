@@ -98,6 +98,9 @@ func (p *Public) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-p.kick:
+			if p.current(ctx) {
+				continue
+			}
 		case <-t.C:
 		case <-retry:
 		}
@@ -114,6 +117,25 @@ func (p *Public) Run(ctx context.Context) {
 		retry = time.After(backoff)
 		backoff = min(2*backoff, time.Minute)
 	}
+}
+
+// current reports whether the snapshot in service already holds the
+// database's latest version, so a change signal for a write it has (such as
+// one made at start, before the first build) costs no rebuild: a rebuild
+// renders and compresses every page again, megabytes of garbage. A snapshot
+// showing an outage notice is never current: the database is back.
+func (p *Public) current(ctx context.Context) bool {
+	cur := p.snap.Load()
+	if cur == nil || cur.outage != nil {
+		return false
+	}
+	if p.health != nil {
+		if _, down := p.health.Down(); down {
+			return false // update shows the notice
+		}
+	}
+	v, _, err := p.builder.Source.Version(ctx)
+	return err == nil && v == cur.Version
 }
 
 // Broker announces each new snapshot to open pages (server-sent events).

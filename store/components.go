@@ -49,10 +49,25 @@ const (
 // its first component is listed.
 func (s *Store) SyncComponents(ctx context.Context, groups []herald.GroupSpec, specs []herald.ComponentSpec) error {
 	now := s.Now()
-	return s.transact(ctx, true, func(tx *sql.Tx) error {
+	// A start with an unchanged file writes nothing: each replica's start
+	// would otherwise make every replica rebuild and every browser fetch
+	// the same page again under a new ETag.
+	return s.transactChanges(ctx, func(tx *sql.Tx) (bool, error) {
+		changed := false
+		// exec runs a write and notes whether it changed a row.
+		exec := func(query string, args ...any) error {
+			res, err := tx.ExecContext(ctx, s.q(query), args...)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n > 0 {
+				changed = true // when unknown, count it as a change
+			}
+			return nil
+		}
 		rows, err := tx.QueryContext(ctx, selectComponentKeys)
 		if err != nil {
-			return fmt.Errorf("store: list component keys: %w", err)
+			return false, fmt.Errorf("store: list component keys: %w", err)
 		}
 		ids := map[string]string{}
 		archived := map[string]bool{}
@@ -62,13 +77,13 @@ func (s *Store) SyncComponents(ctx context.Context, groups []herald.GroupSpec, s
 			var arch, grp bool
 			if err := rows.Scan(&id, &key, &arch, &grp); err != nil {
 				rows.Close()
-				return fmt.Errorf("store: scan component key: %w", err)
+				return false, fmt.Errorf("store: scan component key: %w", err)
 			}
 			ids[key], archived[key], isGroup[key] = id, arch, grp
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: list component keys: %w", err)
+			return false, fmt.Errorf("store: list component keys: %w", err)
 		}
 		groupSpecs := make(map[string]herald.GroupSpec, len(groups))
 		for _, g := range groups {
@@ -86,15 +101,16 @@ func (s *Store) SyncComponents(ctx context.Context, groups []herald.GroupSpec, s
 					return "", fmt.Errorf("store: %q was %s and is now %s: give it a new key: %w",
 						key, what[isGroup[key]], what[group], herald.ErrInvalid)
 				}
-				if _, err := tx.ExecContext(ctx, s.q(updateComponentSpec), id, name, description, position, groupID, now); err != nil {
+				if err := exec(updateComponentSpec, id, name, description, position, groupID, now); err != nil {
 					return "", fmt.Errorf("store: update component %s: %w", key, err)
 				}
-				if _, err := tx.ExecContext(ctx, s.q(unarchiveComponent), id, now); err != nil {
+				if err := exec(unarchiveComponent, id, now); err != nil {
 					return "", fmt.Errorf("store: unarchive component %s: %w", key, err)
 				}
 				return id, nil
 			}
 			id := newID()
+			changed = true
 			if _, err := tx.ExecContext(ctx, s.q(insertComponent), id, key, name, description, position, groupID, group, now); err != nil {
 				return "", fmt.Errorf("store: insert component %s: %w", key, err)
 			}
@@ -111,28 +127,28 @@ func (s *Store) SyncComponents(ctx context.Context, groups []herald.GroupSpec, s
 			if c.Group != "" {
 				g, ok := groupSpecs[c.Group]
 				if !ok {
-					return fmt.Errorf("store: component %s: group %q is not configured: %w", c.Key, c.Group, herald.ErrInvalid)
+					return false, fmt.Errorf("store: component %s: group %q is not configured: %w", c.Key, c.Group, herald.ErrInvalid)
 				}
 				if !listed[g.Key] {
 					if _, err := put(g.Key, g.Name, g.Description, true, nil); err != nil {
-						return err
+						return false, err
 					}
 				}
 				groupID = ids[g.Key]
 			}
 			if _, err := put(c.Key, c.Name, c.Description, false, groupID); err != nil {
-				return err
+				return false, err
 			}
 		}
 		for key, id := range ids {
 			// A group made in the console is not in the file: keep it.
 			if !listed[key] && !archived[key] && !(isGroup[key] && key == consoleGroupKey(id)) {
-				if _, err := tx.ExecContext(ctx, s.q(archiveComponent), id, now); err != nil {
-					return fmt.Errorf("store: archive component %s: %w", key, err)
+				if err := exec(archiveComponent, id, now); err != nil {
+					return false, fmt.Errorf("store: archive component %s: %w", key, err)
 				}
 			}
 		}
-		return nil
+		return changed, nil
 	})
 }
 

@@ -212,12 +212,20 @@ func (s *Store) q(query string) string {
 // transact runs fn in a transaction, committing when it returns nil. A write
 // also bumps the page version, so every replica rebuilds its snapshot.
 func (s *Store) transact(ctx context.Context, write bool, fn func(tx *sql.Tx) error) error {
+	return s.transactChanges(ctx, func(tx *sql.Tx) (bool, error) { return write, fn(tx) })
+}
+
+// transactChanges is transact for a write that may turn out to change
+// nothing (fn says whether it did): then the version stays, and no replica
+// rebuilds its snapshot or sends browsers a new page for the same content.
+func (s *Store) transactChanges(ctx context.Context, fn func(tx *sql.Tx) (changed bool, err error)) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
+	write, err := fn(tx)
+	if err != nil {
 		return err
 	}
 	if write {

@@ -277,16 +277,26 @@ func testSyncComponents(t *testing.T, dialect string) {
 
 	t.Run("unchanged specs touch nothing", func(t *testing.T) {
 		clk.Set(base.Add(time.Hour))
+		v := version(t, s)
 		syncSpecs(specs)
 		if diff := gocmp.Diff(got, list()); diff != "" {
 			t.Errorf("(-before +after):\n%s", diff)
+		}
+		// Every start syncs the file: with nothing changed, no replica
+		// may be told to rebuild, nor browsers sent a new ETag.
+		if after := version(t, s); after != v {
+			t.Errorf("page version went from %d to %d on a sync that changed nothing", v, after)
 		}
 	})
 
 	// Rename and reorder two, drop the third.
 	t3 := clk.Set(base.Add(2 * time.Hour))
 	renamed := herald.ComponentSpec{Key: "customer-portal", Name: "Customer Portal (web)", Description: "Web."}
+	v := version(t, s)
 	syncSpecs([]herald.ComponentSpec{renamed, specs[0]})
+	if after := version(t, s); after <= v {
+		t.Errorf("page version %d after a sync that renamed, reordered and archived; want more than %d", after, v)
+	}
 	want = []herald.Component{comp(renamed, 1, t1, t3), comp(specs[0], 2, t1, t3)}
 	want[0].ID, want[1].ID = ids["customer-portal"], ids["api-platform"]
 	if diff := gocmp.Diff(want, list()); diff != "" {
@@ -296,7 +306,11 @@ func testSyncComponents(t *testing.T, dialect string) {
 	// Listing it again brings the archived component back with its id.
 	t4 := clk.Set(base.Add(3 * time.Hour))
 	admin := herald.ComponentSpec{Key: "admin-dashboard", Name: "Admin Dashboard"}
+	v = version(t, s)
 	syncSpecs(append(slices.Clone(specs), admin))
+	if after := version(t, s); after <= v {
+		t.Errorf("page version %d after a sync that added and unarchived; want more than %d", after, v)
+	}
 	want = []herald.Component{comp(specs[0], 1, t1, t4), comp(specs[1], 2, t1, t4), comp(specs[2], 3, t1, t4), comp(admin, 4, t4, t4)}
 	want[0].ID, want[1].ID, want[2].ID = ids["api-platform"], ids["credit-origination"], ids["customer-portal"]
 	got = list()

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,10 +27,12 @@ func TestWatchCallsBackWhenListeningAgain(t *testing.T) {
 	writer := openURL(t, store.Postgres, url, store.Options{})
 	changed := watch(t, watcher, time.Hour) // no poll: only LISTEN and its reconnection call back
 
-	// Listening: a write through the other store is heard.
+	// Listening: a write through the other store is heard. Until the
+	// watcher listens, a write may go unheard: write again, a real change
+	// each time (a sync that changes nothing writes nothing).
 	deadline := time.Now().Add(15 * time.Second)
 	for i := 0; ; i++ {
-		if err := writer.SyncComponents(ctx, nil, []herald.ComponentSpec{{Key: "api", Name: "API"}}); err != nil {
+		if err := writer.SyncComponents(ctx, nil, []herald.ComponentSpec{{Key: "api", Name: fmt.Sprintf("API %d", i)}}); err != nil {
 			t.Fatal(err)
 		}
 		select {
