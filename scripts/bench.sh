@@ -5,7 +5,9 @@
 # and 90 days of history (what `herald demo-data` seeds), `wrk -t2 -c64
 # -d15s` against GET / and GET /api/v2/summary.json, each with and without
 # Accept-Encoding: gzip, side by side with a plain net/http handler that
-# returns the same bytes from memory (scripts/plainserver). Targets: at least
+# returns the same bytes from memory (scripts/plainserver -copy-headers: the
+# same status line, headers and body as Herald's response, with net/http's
+# defaults and nothing else). Targets: at least
 # 90% of the plain handler's throughput in every case; RSS at most 30 MiB
 # idle and 50 MiB under that load; ready within 1 s of start on the seeded
 # SQLite database.
@@ -23,10 +25,14 @@
 #   BENCH_DURATION      wrk duration per run (default 15s)
 #   BENCH_THREADS       wrk threads (default 2)
 #   BENCH_CONNS         wrk connections (default 64)
-#   BENCH_COPY_HEADERS  1: also run a third server, plainserver -copy-headers,
-#                       which sends Herald's full header set (security
-#                       headers, ETag, Vary...) from memory, to split the gap
-#                       into header cost and Herald's own code
+#   BENCH_BARE          1 (the default): also run a plain server that sends
+#                       the same bodies with only Content-Type,
+#                       Content-Encoding and Content-Length (plainserver
+#                       without -copy-headers). Not a target: it shows what
+#                       Herald's header block (ETag, Last-Modified, Vary,
+#                       Cache-Control, the security headers: ~400 bytes more
+#                       per response) costs on the wire, where wrk, sharing
+#                       the CPU, has to read it too. 0: skip it
 #   BENCH_NOMETRICS     1: also run Herald built with -tags nometrics (no
 #                       request latency histogram) from the same database,
 #                       to measure what counting requests costs the hot path
@@ -41,7 +47,7 @@
 #                       (default 20) for the rest of the machine to use less
 #   BENCH_QUIET_MAX     than this many cores (default 0.25); then run anyway.
 #                       The report gives the worst such load seen during a case.
-#   HERALD_PORT, PLAIN_PORT, PLAINH_PORT  ports (default 18080, 18081, 18082)
+#   HERALD_PORT, PLAIN_PORT, BARE_PORT, NOMETRICS_PORT  ports (default 18080-18083)
 #   BENCH_KEEP=1        keep the temporary directory (binaries, db, logs, wrk output)
 # Needs: go, wrk, curl, GNU time (/usr/bin/time). Writes bench-results/bench-YYYYmmdd-HHMMSS.md.
 # Exit status: 0 if every target passed.
@@ -53,11 +59,11 @@ THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-64}
 HERALD_PORT=${HERALD_PORT:-18080}
 PLAIN_PORT=${PLAIN_PORT:-18081}
-PLAINH_PORT=${PLAINH_PORT:-18082}
+BARE_PORT=${BARE_PORT:-18082}
 NOMETRICS_PORT=${NOMETRICS_PORT:-18083}
 NOMETRICS=${BENCH_NOMETRICS:-0}
 CASE_MATCH=${BENCH_CASES:-}
-COPY_HEADERS=${BENCH_COPY_HEADERS:-0}
+BARE=${BENCH_BARE:-1}
 ROUNDS=${BENCH_ROUNDS:-2}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-20}
 QUIET_MAX=${BENCH_QUIET_MAX:-0.25}
@@ -79,16 +85,16 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
 HERALD_PID=""
 PLAIN_PID=""
-PLAINH_PID=""
+BARE_PID=""
 NOMETRICS_PID=""
 SAMPLER_PID=""
 
 cleanup() {
 	local pid
-	for pid in "$SAMPLER_PID" "$NOMETRICS_PID" "$PLAINH_PID" "$PLAIN_PID" "$HERALD_PID"; do
+	for pid in "$SAMPLER_PID" "$NOMETRICS_PID" "$BARE_PID" "$PLAIN_PID" "$HERALD_PID"; do
 		[[ -n $pid ]] && kill "$pid" 2>/dev/null || true
 	done
-	for pid in "$SAMPLER_PID" "$NOMETRICS_PID" "$PLAINH_PID" "$PLAIN_PID" "$HERALD_PID"; do
+	for pid in "$SAMPLER_PID" "$NOMETRICS_PID" "$BARE_PID" "$PLAIN_PID" "$HERALD_PID"; do
 		[[ -n $pid ]] && wait "$pid" 2>/dev/null || true
 	done
 	if [[ ${BENCH_KEEP:-} == 1 ]]; then
@@ -151,10 +157,10 @@ wait_http() {
 }
 
 PORTS=("$HERALD_PORT" "$PLAIN_PORT")
-[[ $COPY_HEADERS == 1 ]] && PORTS+=("$PLAINH_PORT")
+[[ $BARE == 1 ]] && PORTS+=("$BARE_PORT")
 [[ $NOMETRICS == 1 ]] && PORTS+=("$NOMETRICS_PORT")
 for p in "${PORTS[@]}"; do
-	port_free "$p" || { log "port $p is in use; set HERALD_PORT / PLAIN_PORT / PLAINH_PORT / NOMETRICS_PORT"; exit 1; }
+	port_free "$p" || { log "port $p is in use; set HERALD_PORT / PLAIN_PORT / BARE_PORT / NOMETRICS_PORT"; exit 1; }
 done
 LOAD_BEFORE=$(loadavg)
 
@@ -204,17 +210,20 @@ START_MS=$(((READY_US - T0) / 1000))
 log "ready in ${START_MS} ms"
 
 # --- Baselines -----------------------------------------------------------------
-"$TMP/plainserver" -herald "http://$HERALD_ADDR" -addr "$HOST:$PLAIN_PORT" \
+# plain: Herald's exact response (status line, headers, body) from memory,
+# on net/http's defaults. The target is measured against it.
+"$TMP/plainserver" -herald "http://$HERALD_ADDR" -addr "$HOST:$PLAIN_PORT" -copy-headers \
 	-paths "/,/api/v2/summary.json" >"$TMP/plain.log" 2>&1 &
 PLAIN_PID=$!
 wait_http "http://$HOST:$PLAIN_PORT/" "$PLAIN_PID" plain
 SERVERS=(plain herald)
-if [[ $COPY_HEADERS == 1 ]]; then
-	"$TMP/plainserver" -herald "http://$HERALD_ADDR" -addr "$HOST:$PLAINH_PORT" -copy-headers \
-		-paths "/,/api/v2/summary.json" >"$TMP/plainh.log" 2>&1 &
-	PLAINH_PID=$!
-	wait_http "http://$HOST:$PLAINH_PORT/" "$PLAINH_PID" plainh
-	SERVERS=(plain plainh herald)
+if [[ $BARE == 1 ]]; then
+	# bare: the same bodies with only the three content headers.
+	"$TMP/plainserver" -herald "http://$HERALD_ADDR" -addr "$HOST:$BARE_PORT" \
+		-paths "/,/api/v2/summary.json" >"$TMP/bare.log" 2>&1 &
+	BARE_PID=$!
+	wait_http "http://$HOST:$BARE_PORT/" "$BARE_PID" bare
+	SERVERS=(plain bare herald)
 fi
 if [[ $NOMETRICS == 1 ]]; then
 	HERALD_ADDR="$HOST:$NOMETRICS_PORT" "$TMP/herald-nometrics" serve >"$TMP/nometrics.log" 2>&1 &
@@ -222,9 +231,9 @@ if [[ $NOMETRICS == 1 ]]; then
 	wait_http "http://$HOST:$NOMETRICS_PORT/readyz" "$NOMETRICS_PID" nometrics
 	SERVERS+=(nometrics)
 fi
-declare -A URLBASE=([plain]="http://$HOST:$PLAIN_PORT" [plainh]="http://$HOST:$PLAINH_PORT" [herald]="http://$HERALD_ADDR"
+declare -A URLBASE=([plain]="http://$HOST:$PLAIN_PORT" [bare]="http://$HOST:$BARE_PORT" [herald]="http://$HERALD_ADDR"
 	[nometrics]="http://$HOST:$NOMETRICS_PORT")
-declare -A PIDOF=([plain]=$PLAIN_PID [plainh]=$PLAINH_PID [herald]=$HERALD_PID [nometrics]=$NOMETRICS_PID)
+declare -A PIDOF=([plain]=$PLAIN_PID [bare]=$BARE_PID [herald]=$HERALD_PID [nometrics]=$NOMETRICS_PID)
 
 # Case table: name, path, Accept-Encoding.
 CASES=()
@@ -251,11 +260,23 @@ for c in "${CASES[@]}"; do
 			continue
 		fi
 		cmp -s "$TMP/h.body" "$TMP/p.body" || { log "case $name: herald and $s send different bytes"; exit 1; }
+		if [[ $s == plain ]]; then
+			# The same headers too, but for Date (sorted: the order
+			# is net/http's, the same for both).
+			curl -s --max-time 5 "${hdr[@]}" -o /dev/null -D - "http://$HERALD_ADDR$path" | tr -d '\r' | grep -v '^Date: ' | sort >"$TMP/h.hdr"
+			curl -s --max-time 5 "${hdr[@]}" -o /dev/null -D - "${URLBASE[$s]}$path" | tr -d '\r' | grep -v '^Date: ' | sort >"$TMP/p.hdr"
+			cmp -s "$TMP/h.hdr" "$TMP/p.hdr" || {
+				diff "$TMP/h.hdr" "$TMP/p.hdr" >&2
+				log "case $name: herald and plain send different headers"
+				exit 1
+			}
+		fi
 	done
 	SIZE[$name]=$(wc -c <"$TMP/h.body")
 done
 HDR_HERALD=$(curl -s --max-time 5 -H 'Accept-Encoding: gzip' -o /dev/null -D - "http://$HERALD_ADDR/api/v2/summary.json" | wc -c)
-HDR_PLAIN=$(curl -s --max-time 5 -H 'Accept-Encoding: gzip' -o /dev/null -D - "http://$HOST:$PLAIN_PORT/api/v2/summary.json" | wc -c)
+HDR_BARE=""
+[[ $BARE == 1 ]] && HDR_BARE=$(curl -s --max-time 5 -H 'Accept-Encoding: gzip' -o /dev/null -D - "http://$HOST:$BARE_PORT/api/v2/summary.json" | wc -c)
 
 # --- Idle RSS ------------------------------------------------------------------
 # Warm-up: a few requests of each case, then let it settle.
@@ -377,14 +398,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 # Results, keyed "server|case": medians over the rounds (with two rounds,
 # the mean of the two).
-declare -A RPS P50 P99 CPU RAW OTHER RATIO RATIOS NM_RATIO NM_RATIOS
+declare -A RPS P50 P99 CPU RAW OTHER RATIO RATIOS NM_RATIO NM_RATIOS BARE_RATIO BARE_RATIOS
 RUNS=$((${#CASES[@]} * ${#SERVERS[@]} * ROUNDS))
 n=0
 for c in "${CASES[@]}"; do
 	IFS='|' read -r name path enc <<<"$c"
 	declare -A v_rps=() v_p50=() v_p99=() v_cpu=()
 	declare -A round_rps=()
-	ratios="" nm_ratios=""
+	ratios="" nm_ratios="" bare_ratios=""
 	others=()
 	for ((round = 1; round <= ROUNDS; round++)); do
 		for s in "${SERVERS[@]}"; do
@@ -398,12 +419,15 @@ for c in "${CASES[@]}"; do
 		done
 		ratios+="$(ratio "${round_rps[herald]}" "${round_rps[plain]}") "
 		[[ $NOMETRICS == 1 ]] && nm_ratios+="$(ratio "${round_rps[herald]}" "${round_rps[nometrics]}") "
+		[[ $BARE == 1 ]] && bare_ratios+="$(ratio "${round_rps[herald]}" "${round_rps[bare]}") "
 	done
 	# shellcheck disable=SC2086
 	RATIO[$name]=$(median $ratios)
 	RATIOS[$name]=${ratios% }
 	# shellcheck disable=SC2086
 	[[ $NOMETRICS == 1 ]] && NM_RATIO[$name]=$(median $nm_ratios) NM_RATIOS[$name]=${nm_ratios% }
+	# shellcheck disable=SC2086
+	[[ $BARE == 1 ]] && BARE_RATIO[$name]=$(median $bare_ratios) BARE_RATIOS[$name]=${bare_ratios% }
 	for s in "${SERVERS[@]}"; do
 		# shellcheck disable=SC2086
 		RPS[$s|$name]=$(median ${v_rps[$s]})
@@ -460,6 +484,8 @@ dirty=""
 		"wrk and the servers share the machine. Load average before $LOAD_BEFORE, after $LOAD_AFTER."
 	echo "Data: \`herald demo-data\` on a fresh SQLite file (5 components, 90 days of history, 3 active incidents of 20 updates, 1 maintenance)."
 	echo
+	echo "plain: a net/http handler sending Herald's exact response (status line, headers and body) from memory."
+	echo
 	echo "| case | plain req/s | herald req/s | ratio (rounds) | herald p50 | herald p99 | plain p50 | plain p99 |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for c in "${CASES[@]}"; do
@@ -468,6 +494,20 @@ dirty=""
 			"${RPS[plain|$name]}" "${RPS[herald|$name]}" "${RATIO[$name]}" "${RATIOS[$name]}" "${P50[herald|$name]}" "${P99[herald|$name]}" \
 			"${P50[plain|$name]}" "${P99[plain|$name]}"
 	done
+	if [[ $BARE == 1 ]]; then
+		echo
+		echo "Not a target: herald against bare, a plain server sending the same bodies with only Content-Type, Content-Encoding and Content-Length" \
+			"(header block for summary gzip: herald and plain $HDR_HERALD B, bare $HDR_BARE B; the difference is what Herald's headers cost on the wire, wrk's reading of them included):"
+		echo
+		echo "| case | bare req/s | plain req/s | herald req/s | herald ÷ bare (rounds) | plain ÷ bare |"
+		echo "|---|---:|---:|---:|---:|---:|"
+		for c in "${CASES[@]}"; do
+			IFS='|' read -r name _ _ <<<"$c"
+			printf '| %s | %.0f | %.0f | %.0f | %.3f (%s) | %.3f |\n' "$name" \
+				"${RPS[bare|$name]}" "${RPS[plain|$name]}" "${RPS[herald|$name]}" "${BARE_RATIO[$name]}" "${BARE_RATIOS[$name]}" \
+				"$(ratio "${RPS[plain|$name]}" "${RPS[bare|$name]}")"
+		done
+	fi
 	if [[ $NOMETRICS == 1 ]]; then
 		echo
 		echo "What counting requests costs (herald against the same build with -tags nometrics, no latency histogram):"
@@ -488,7 +528,7 @@ dirty=""
 		sizes+=("$name ${SIZE[$name]} B")
 	done
 	echo "Response bodies (identical from every server): $(IFS=';'; echo "${sizes[*]}" | sed 's/;/; /g')." \
-		"Response header block (summary, gzip): herald $HDR_HERALD B, plain $HDR_PLAIN B."
+		"Headers: plain sends Herald's (checked, but for Date); header block for summary gzip $HDR_HERALD B."
 	echo
 	echo "| target | measured | limit | result |"
 	echo "|---|---:|---:|---|"
@@ -505,8 +545,8 @@ dirty=""
 	echo "Server CPU time per request (user+sys over the run / requests served; less sensitive to other load than req/s)," \
 		"and the most CPU the rest of the machine (neither wrk nor the server) took during any run of the case:"
 	echo
-	if [[ $COPY_HEADERS == 1 ]]; then
-		echo "| case | plain µs | plain + Herald's headers µs | herald µs | herald req/s ÷ plain + headers req/s | other load |"
+	if [[ $BARE == 1 ]]; then
+		echo "| case | bare µs | plain µs | herald µs | herald ÷ plain CPU | other load |"
 		echo "|---|---:|---:|---:|---:|---:|"
 	else
 		echo "| case | plain µs | herald µs | herald ÷ plain CPU | other load |"
@@ -516,9 +556,9 @@ dirty=""
 	for c in "${CASES[@]}"; do
 		IFS='|' read -r name _ _ <<<"$c"
 		awk -v o="${OTHER[$name]}" 'BEGIN { exit !(o > 0.25) }' && noisy=1
-		if [[ $COPY_HEADERS == 1 ]]; then
-			printf '| %s | %.1f | %.1f | %.1f | %.3f | %.2f cores |\n' "$name" "${CPU[plain|$name]}" "${CPU[plainh|$name]}" \
-				"${CPU[herald|$name]}" "$(ratio "${RPS[herald|$name]}" "${RPS[plainh|$name]}")" "${OTHER[$name]}"
+		if [[ $BARE == 1 ]]; then
+			printf '| %s | %.1f | %.1f | %.1f | %.2f | %.2f cores |\n' "$name" "${CPU[bare|$name]}" "${CPU[plain|$name]}" \
+				"${CPU[herald|$name]}" "$(ratio "${CPU[herald|$name]}" "${CPU[plain|$name]}")" "${OTHER[$name]}"
 		else
 			printf '| %s | %.1f | %.1f | %.2f | %.2f cores |\n' "$name" "${CPU[plain|$name]}" "${CPU[herald|$name]}" \
 				"$(ratio "${CPU[herald|$name]}" "${CPU[plain|$name]}")" "${OTHER[$name]}"
