@@ -25,24 +25,30 @@
 #   BENCH_DURATION      wrk duration per run (default 15s)
 #   BENCH_THREADS       wrk threads (default 2)
 #   BENCH_CONNS         wrk connections (default 64)
-#   BENCH_BARE          1 (the default): also run a plain server that sends
+#   BENCH_BARE          1: also run a plain server that sends
 #                       the same bodies with only Content-Type,
 #                       Content-Encoding and Content-Length (plainserver
 #                       without -copy-headers). Not a target: it shows what
 #                       Herald's header block (ETag, Last-Modified, Vary,
 #                       Cache-Control, the security headers: ~400 bytes more
 #                       per response) costs on the wire, where wrk, sharing
-#                       the CPU, has to read it too. 0: skip it
+#                       the CPU, has to read it too
 #   BENCH_NOMETRICS     1: also run Herald built with -tags nometrics (no
 #                       request latency histogram) from the same database,
 #                       to measure what counting requests costs the hot path
 #   BENCH_CASES         only the cases whose name matches this regex
 #                       (names: "/", "/ gzip", "summary", "summary gzip")
-#   BENCH_ROUNDS        alternation rounds per case (default 2); the tables
-#                       give the median over the rounds (for 2, the mean).
-#                       A ratio is the median of each round's ratio: the two
-#                       servers' runs of a round are next to each other in
-#                       time, so the machine's slower minutes hit both
+#   BENCH_ROUNDS        alternation rounds per case (default 5); the tables
+#                       give the median over the rounds (for an even count,
+#                       the mean of the middle two). A ratio is the median of
+#                       each round's ratio: the two servers' runs of a round
+#                       are next to each other in time, so the machine's
+#                       slower minutes hit both. Single 15 s runs of the same
+#                       server move by up to 20% here: with 3 rounds one run
+#                       of the summary case came out at 0.817 (rounds 0.817,
+#                       1.116, 0.817) an hour after 0.992, the code the same
+#                       and the CPU profiles alike; 5 rounds (about 20
+#                       minutes) keep one disturbed run from the verdict
 #   BENCH_QUIET_WAIT    before each run, wait up to this many seconds
 #                       (default 20) for the rest of the machine to use less
 #   BENCH_QUIET_MAX     than this many cores (default 0.25); then run anyway.
@@ -63,8 +69,8 @@ BARE_PORT=${BARE_PORT:-18082}
 NOMETRICS_PORT=${NOMETRICS_PORT:-18083}
 NOMETRICS=${BENCH_NOMETRICS:-0}
 CASE_MATCH=${BENCH_CASES:-}
-BARE=${BENCH_BARE:-1}
-ROUNDS=${BENCH_ROUNDS:-2}
+BARE=${BENCH_BARE:-0}
+ROUNDS=${BENCH_ROUNDS:-5}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-20}
 QUIET_MAX=${BENCH_QUIET_MAX:-0.25}
 HOST=127.0.0.1

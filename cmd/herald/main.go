@@ -288,7 +288,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// Start-up garbage (migrations, the first build, the compressed static
 	// files, the routes) is returned to the OS once, so an idle Herald
 	// stays small under the lax GC set above; while the page stays quiet,
-	// so does the garbage of each minute (memory.go).
+	// so is the later garbage, every 15 s (memory.go).
 	freeMemory()
 	go returnIdleMemory(bg, public.Served, idleMemoryEvery, quietRequests, nil)
 
