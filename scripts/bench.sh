@@ -46,9 +46,11 @@
 #                       slower minutes hit both. Single 15 s runs of the same
 #                       server move by up to 20% here: with 3 rounds one run
 #                       of the summary case came out at 0.817 (rounds 0.817,
-#                       1.116, 0.817) an hour after 0.992, the code the same
-#                       and the CPU profiles alike; 5 rounds (about 20
-#                       minutes) keep one disturbed run from the verdict
+#                       1.116, 0.817) 45 minutes after 0.992 with the same
+#                       code, while a CPU profile under that load had
+#                       Herald's handler at 95% in net/http's Write; 5 rounds
+#                       (about 20 minutes) keep one disturbed run from the
+#                       verdict
 #   BENCH_QUIET_WAIT    before each run, wait up to this many seconds
 #                       (default 20) for the rest of the machine to use less
 #   BENCH_QUIET_MAX     than this many cores (default 0.25); then run anyway.
